@@ -1,0 +1,1 @@
+"""Tracked experiment pipeline for Keras regression networks."""

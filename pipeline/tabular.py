@@ -1,0 +1,37 @@
+"""Reading a delimited file with checks that turn common mistakes into one clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import PipelineError
+
+LIKELY_SEPARATORS = (",", ";", "\t", "|")
+
+
+def read_table(path: str | Path, separator: str) -> pd.DataFrame:
+    """Read `path`; a missing, empty or wrongly separated file is a PipelineError."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path, sep=separator)
+    except pd.errors.EmptyDataError:
+        raise PipelineError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as err:
+        raise PipelineError(f"{path}: cannot parse with separator {separator!r}: {err}") from None
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        hint = next((s for s in LIKELY_SEPARATORS if s != separator and s in header), None)
+        if hint is not None:
+            raise PipelineError(
+                f"{path}: the whole header landed in one column with separator {separator!r}; "
+                f"the file looks {hint!r}-separated: set dataset.separator={hint!r}"
+            )
+    names = [str(n) for n in pd.read_csv(path, sep=separator, header=None, nrows=1).iloc[0]]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise PipelineError(f"{path}: the header repeats column names {repeated}")
+    return frame

@@ -1,0 +1,255 @@
+"""Everything that touches MLflow. No other module imports mlflow.
+
+Runs are addressed by id through an `MlflowClient`, so no global "active run" leaks
+between jobs that share a process (Hydra's joblib launcher reuses workers).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import subprocess
+import time
+import traceback
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import PathsConfig, TrackingConfig
+
+PARAM_VALUE_LIMIT = 6000
+BATCH_LIMIT = 1000
+FLUSH_EVERY_S = 10.0
+RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
+
+
+def project_root(cwd: Path | None = None) -> Path:
+    """The repository root; a DVC queue job runs in `<root>/.dvc/tmp/exps/...` and maps back."""
+    cwd = (cwd or Path.cwd()).resolve()
+    parts = cwd.parts
+    for index in range(len(parts) - 2):
+        if parts[index : index + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:index])
+    return cwd
+
+
+def resolve_tracking_uri(tracking: TrackingConfig, paths: PathsConfig, root: Path | None = None) -> str:
+    """`tracking.uri`, else $MLFLOW_TRACKING_URI, else an absolute SQLite URI at the root."""
+    if tracking.uri:
+        return tracking.uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    db = Path(paths.mlflow_db)
+    db = db if db.is_absolute() else (root or project_root()) / db
+    return f"sqlite:///{db.resolve()}"
+
+
+def quiet_environment() -> None:
+    """No telemetry leaves the machine; called when a run starts, never at import."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def pip_requirements() -> list[str]:
+    """What the logged model needs, pinned to what trained it (no slow inference)."""
+    names = ("mlflow", "keras", "tensorflow-cpu", "pandas", "numpy")
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+@dataclass
+class RunRecorder:
+    """One MLflow run: params, batched metrics, tags, artifacts, the model."""
+
+    uri: str
+    run_id: str
+    experiment_id: str
+    _pending: list[Any] = field(default_factory=list)
+    _last_flush: float = field(default_factory=time.monotonic)
+    status: str = "FINISHED"
+
+    @property
+    def client(self) -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient(self.uri)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:PARAM_VALUE_LIMIT]) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[start : start + 100])
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
+        """Queue finite metrics (NaN and infinity are never written) and flush now and then."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._pending.extend(
+            Metric(k, float(v), now, step) for k, v in metrics.items() if _finite(v)
+        )
+        if time.monotonic() - self._last_flush > FLUSH_EVERY_S or len(self._pending) >= BATCH_LIMIT:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for start in range(0, len(pending), BATCH_LIMIT):
+            self.client.log_batch(self.run_id, metrics=pending[start : start + BATCH_LIMIT])
+        self._last_flush = time.monotonic()
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, str(v)) for k, v in tags.items() if v is not None]
+        if items:
+            self.client.log_batch(self.run_id, tags=items)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self.client.log_text(self.run_id, text, artifact_file)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_training_data(self, frame: Any, name: str, source: str, target: str) -> str:
+        """The training rows as an MLflow dataset input; returns its digest."""
+        import mlflow.data
+        from mlflow.entities import DatasetInput, InputTag
+
+        with warnings.catch_warnings():  # a local path matches two equivalent source types
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=target)
+        entity = dataset._to_mlflow_entity()
+        self.client.log_inputs(
+            self.run_id,
+            datasets=[DatasetInput(entity, tags=[InputTag("mlflow.data.context", "training")])],
+        )
+        return str(dataset.digest)
+
+    def log_model(self, keras_file: Path, preprocessing_file: Path, raw_dtypes: Mapping[str, str]) -> str:
+        """Log the raw-rows pyfunc model (the `.keras` network inside); return its model URI."""
+        import mlflow
+        import mlflow.pyfunc
+        from mlflow.models import ModelSignature
+        from mlflow.types import ColSpec, Schema
+
+        import pipeline
+
+        def col_type(dtype: str) -> str:
+            if dtype.startswith(("int", "uint")):
+                return "long"
+            if dtype.startswith("float"):
+                return "double"
+            if dtype == "bool":
+                return "boolean"
+            return "string"
+
+        signature = ModelSignature(
+            inputs=Schema([ColSpec(col_type(t), name) for name, t in raw_dtypes.items()]),
+            outputs=Schema([ColSpec("double")]),
+        )
+        package_dir = Path(pipeline.__file__).parent
+        mlflow.set_tracking_uri(self.uri)
+        # pyfunc.log_model logs into the active run; leaving the `with` marks it FINISHED,
+        # and `end()` then sets the status that is true.
+        with mlflow.start_run(run_id=self.run_id), warnings.catch_warnings():
+            # no input example on purpose: the signature is explicit (mlflow #16183)
+            warnings.filterwarnings("ignore", message=".*input example.*")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(package_dir / "serving_model.py"),
+                artifacts={"keras_model": str(keras_file), "preprocessing": str(preprocessing_file)},
+                code_paths=[str(package_dir)],
+                signature=signature,
+                pip_requirements=pip_requirements(),
+            )
+        return str(info.model_uri)
+
+    def end(self, status: str) -> None:
+        self.flush()
+        self.client.set_terminated(self.run_id, status)
+
+
+def _experiment_id(client: Any, name: str) -> str:
+    """Get or create the experiment; tolerate another process creating it at the same time."""
+    for _ in range(5):
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        try:
+            return str(client.create_experiment(name))
+        except Exception:  # noqa: BLE001 (a concurrent creator won; look it up again)
+            time.sleep(0.2)
+    raise RuntimeError(f"could not get or create MLflow experiment {name!r}")
+
+
+@contextmanager
+def tracked_run(
+    tracking: TrackingConfig,
+    paths: PathsConfig,
+    run_name: str | None = None,
+    run_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> Iterator[RunRecorder | None]:
+    """Start (or resume, with `run_id`) an MLflow run and end it with the status that is true.
+
+    Success: FINISHED, unless the recorder's `status` was changed (a diverged run is FAILED).
+    An exception: FAILED, with the error as a tag and a traceback artifact. Ctrl-C: KILLED.
+    Yields None when tracking is switched off.
+    """
+    if not tracking.enabled:
+        yield None
+        return
+    quiet_environment()
+    from mlflow import MlflowClient
+
+    uri = resolve_tracking_uri(tracking, paths)
+    client = MlflowClient(uri)
+    if run_id is None:
+        experiment_id = _experiment_id(client, tracking.experiment)
+        run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags or {}))
+    else:
+        run = client.get_run(run_id)
+        client.update_run(run_id, status="RUNNING")
+    recorder = RunRecorder(uri, run.info.run_id, run.info.experiment_id)
+    try:
+        yield recorder
+    except KeyboardInterrupt:
+        recorder.set_tags({RUN_STATUS_TAG: "killed"})
+        recorder.end("KILLED")
+        raise
+    except BaseException as err:
+        recorder.set_tags({RUN_STATUS_TAG: "failed", "error": f"{type(err).__name__}: {err}"[:5000]})
+        recorder.log_text(traceback.format_exc(), "error.txt")
+        recorder.end("FAILED")
+        raise
+    else:
+        recorder.end(recorder.status)

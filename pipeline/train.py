@@ -1,0 +1,238 @@
+"""Stage 4, train: build the network from config, train it, record the run in MLflow."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config, flatten, load_config
+from pipeline.data import Prepared, design_matrix, load_prepared
+from pipeline.errors import run_cli
+from pipeline.io import atomic_dir, write_json, write_with
+from pipeline.model import build_model, current_learning_rate, make_optimizer
+from pipeline.tracking import RUN_STATUS_TAG, RunRecorder, git_commit, tracked_run
+
+MODEL_FILE = "model.keras"
+PREPROCESSING_FILE = "preprocessing.json"
+RUN_FILE = "run.json"
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_mse", "val_loss", "val_mse", "learning_rate")
+KERAS_TO_RECORDED = {"loss": "train_loss", "mse": "train_mse", "val_loss": "val_loss", "val_mse": "val_mse"}
+
+
+@dataclass
+class Divergence:
+    epoch: int  # 1-based
+    batch: int  # 1-based, within the epoch
+    loss: float
+
+
+@dataclass
+class TrainResult:
+    model: keras.Model
+    history: list[dict[str, float]]
+    epochs_run: int
+    seconds: float
+    stopped_epoch: int | None = None  # 1-based epoch at which early stopping ended training
+    best_epoch: int | None = None  # 1-based epoch whose weights were restored
+    divergence: Divergence | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        if self.divergence is not None:
+            return "diverged"
+        return "early_stopped" if self.stopped_epoch is not None else "finished"
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stop at the first batch whose loss is not finite, and remember where it happened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = 0
+        self.divergence: Divergence | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = float((logs or {}).get("loss", 0.0))
+        if self.divergence is None and not math.isfinite(loss):
+            self.divergence = Divergence(self.epoch, batch + 1, loss)
+            self.model.stop_training = True
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """One history row per epoch (1-based), handed to `sink` as it is made."""
+
+    def __init__(self, sink: Callable[[dict[str, float]], None] | None = None) -> None:
+        super().__init__()
+        self.rows: list[dict[str, float]] = []
+        self.sink = sink
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        row: dict[str, float] = {"epoch": epoch + 1}
+        for keras_name, name in KERAS_TO_RECORDED.items():
+            if logs and keras_name in logs:
+                row[name] = float(logs[keras_name])
+        row["learning_rate"] = current_learning_rate(self.model.optimizer)
+        self.rows.append(row)
+        if self.sink is not None:
+            self.sink(row)
+
+
+def fit(
+    cfg: Config,
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Seed, build, compile and fit the configured network."""
+    keras.utils.set_random_seed(cfg.training.seed)
+    model = build_model(train[0].shape[1], cfg.model)
+    model.compile(optimizer=make_optimizer(cfg.optimizer), loss="mse", metrics=["mse"])
+    guard, recorder = DivergenceGuard(), EpochRecorder(on_epoch)
+    callbacks: list[keras.callbacks.Callback] = [guard, recorder]
+    stopper = None
+    es = cfg.training.early_stopping
+    if es.enabled:
+        stopper = keras.callbacks.EarlyStopping(
+            monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
+            restore_best_weights=es.restore_best_weights, verbose=0,
+        )
+        callbacks.append(stopper)
+    started = time.perf_counter()
+    model.fit(
+        train[0], train[1], validation_data=validation, epochs=cfg.training.epochs,
+        batch_size=cfg.training.batch_size, shuffle=True, verbose=0, callbacks=callbacks,
+    )
+    result = TrainResult(model, recorder.rows, len(recorder.rows), time.perf_counter() - started)
+    result.divergence = guard.divergence
+    if stopper is not None and stopper.stopped_epoch > 0 and guard.divergence is None:
+        result.stopped_epoch = stopper.stopped_epoch + 1
+        result.best_epoch = stopper.best_epoch + 1 if es.restore_best_weights else None
+    return result
+
+
+def history_frame(history: list[dict[str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
+
+
+def preprocessing_spec(prepared: Prepared, cfg: Config) -> dict[str, Any]:
+    """What the served model needs to turn raw rows into inputs and outputs into units."""
+    return {
+        **prepared.schema,
+        "features": prepared.scaler["features"],
+        "target": prepared.scaler["target"],
+        "target_column": prepared.schema["target"],
+        "scale_features": cfg.training.scale_features,
+        "scale_target": cfg.training.scale_target,
+    }
+
+
+def recorded_params(cfg: Config) -> dict[str, Any]:
+    """The whole resolved config as dotted keys; a tracking URI's credentials are removed."""
+    params = flatten(cfg.model_dump(mode="json"))
+    uri = params.get("tracking.uri")
+    if isinstance(uri, str) and "@" in uri:
+        scheme, _, rest = uri.partition("://")
+        params["tracking.uri"] = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return params
+
+
+def run_tags(cfg: Config, prepared: Prepared, result: TrainResult) -> dict[str, Any]:
+    tags: dict[str, Any] = {
+        RUN_STATUS_TAG: result.status,
+        "git_commit": git_commit(),
+        "dataset": cfg.dataset.name,
+        "data.train_md5": prepared.manifest["md5"]["train"],
+        "epochs_run": result.epochs_run,
+    }
+    if result.stopped_epoch is not None:
+        tags |= {"stopped_epoch": result.stopped_epoch, "best_epoch": result.best_epoch}
+    if result.divergence is not None:
+        d = result.divergence
+        tags |= {"diverged": "true", "diverged_epoch": d.epoch, "diverged_batch": d.batch}
+    return tags
+
+
+def train_and_record(
+    cfg: Config, prepared: Prepared, model_dir: Path, history_file: Path, recorder: RunRecorder | None
+) -> TrainResult:
+    """Train; write the model, its preprocessing spec and the history; record it all."""
+    train = design_matrix(prepared, "train", cfg.training)
+    validation = design_matrix(prepared, "validation", cfg.training)
+    if recorder is not None:
+        recorder.log_params(recorded_params(cfg))
+        recorder.log_training_data(
+            prepared.parts["train"], cfg.dataset.name,
+            str(prepared.directory / "train.parquet"), prepared.schema["target"],
+        )
+
+    def log_epoch(row: dict[str, float]) -> None:
+        if recorder is not None:
+            metrics = {k: v for k, v in row.items() if k != "epoch"}
+            recorder.log_metrics(metrics, step=int(row["epoch"]))
+
+    result = fit(cfg, train, validation, on_epoch=log_epoch)
+    with atomic_dir(model_dir) as tmp:
+        result.model.save(tmp / MODEL_FILE)
+        write_json(tmp / PREPROCESSING_FILE, preprocessing_spec(prepared, cfg))
+    write_with(history_file, lambda p: history_frame(result.history).to_csv(p, index=False))
+    if recorder is not None:
+        recorder.log_metrics({"epochs_run": result.epochs_run, "training_time_s": result.seconds})
+        recorder.set_tags(run_tags(cfg, prepared, result))
+        recorder.log_text(cfg_yaml(cfg), "config.yaml")
+        recorder.log_artifact(history_file, "reports")
+        if result.divergence is not None:
+            recorder.status = "FAILED"
+        elif cfg.tracking.log_model:
+            uri = recorder.log_model(
+                model_dir / MODEL_FILE, model_dir / PREPROCESSING_FILE, prepared.schema["raw_dtypes"]
+            )
+            recorder.set_tags({"model_uri": uri})
+    return result
+
+
+def cfg_yaml(cfg: Config) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def describe(result: TrainResult) -> str:
+    if result.divergence is not None:
+        d = result.divergence
+        return (
+            f"train: DIVERGED: the loss became {d.loss} in epoch {d.epoch}, batch {d.batch}; "
+            "the run is recorded as diverged (status FAILED)"
+        )
+    last = result.history[-1]
+    stop = f", early-stopped at epoch {result.stopped_epoch}" if result.stopped_epoch else ""
+    return (
+        f"train: {result.epochs_run} epochs in {result.seconds:.1f}s{stop}; "
+        f"final train_loss {last.get('train_loss', float('nan')):.4g}, val_loss {last.get('val_loss', float('nan')):.4g}"
+    )
+
+
+def main() -> None:
+    cfg = load_config()
+    prepared = load_prepared(cfg.paths.processed_dir)
+    model_dir = Path(cfg.paths.model_dir)
+    with tracked_run(cfg.tracking, cfg.paths, run_name=cfg.tracking.run_name) as recorder:
+        result = train_and_record(cfg, prepared, model_dir, Path(cfg.paths.history), recorder)
+        run_id = recorder.run_id if recorder is not None else None
+    write_json(model_dir / RUN_FILE, {"run_id": run_id, "status": result.status})
+    print(describe(result) + (f" (MLflow run {run_id})" if run_id else ""))
+
+
+if __name__ == "__main__":
+    run_cli(main)
