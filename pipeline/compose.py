@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pipeline.config import Config, validate_config
+
 CONFIG_DIR = "conf"
 CONFIG_NAME = "config"
 
@@ -19,6 +21,17 @@ def compose_params(output: Path, overrides: list[str], config_dir: Path | None =
 
     config_dir = (config_dir or Path.cwd() / CONFIG_DIR).resolve()
     compose_and_dump(output, str(config_dir), None, CONFIG_NAME, str(config_dir), overrides)
+
+
+def compose_config(overrides: list[str] | None = None, config_dir: Path | None = None) -> Config:
+    """Compose `conf/` with Hydra overrides into a validated Config (for tests and benchmarks)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    config_dir = (config_dir or Path.cwd() / CONFIG_DIR).resolve()
+    with initialize_config_dir(str(config_dir), version_base=None):
+        cfg = compose(config_name=CONFIG_NAME, overrides=list(overrides or []))
+    return validate_config(OmegaConf.to_container(cfg, resolve=True), f"{config_dir} {overrides or ''}")
 
 
 def main() -> None:

@@ -20,9 +20,21 @@ Activation = Literal[
     "relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "softplus", "leaky_relu", "linear"
 ]
 Initializer = Literal[
-    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
-    "lecun_normal", "random_normal", "random_uniform", "truncated_normal", "variance_scaling",
-    "orthogonal", "zeros", "ones", "constant", "identity",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "random_normal",
+    "random_uniform",
+    "truncated_normal",
+    "variance_scaling",
+    "orthogonal",
+    "zeros",
+    "ones",
+    "constant",
+    "identity",
 ]
 
 
@@ -141,7 +153,7 @@ class OptimizerConfig(_Strict):
 
 class EarlyStoppingConfig(_Strict):
     enabled: bool = False
-    monitor: Literal["val_loss", "val_mse", "loss", "mse"] = "val_loss"
+    monitor: Literal["val_loss", "val_mse", "train_loss", "train_mse"] = "val_loss"
     patience: int = Field(default=3, ge=0)
     min_delta: float = Field(default=0.0, ge=0)
     restore_best_weights: bool = True

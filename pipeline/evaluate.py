@@ -80,14 +80,22 @@ def plot_frame(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def evaluate_and_record(
-    cfg: Config, prepared: Prepared, model: keras.Model, status: str,
-    metrics_file: Path, predictions_file: Path, recorder: RunRecorder | None,
+    cfg: Config,
+    prepared: Prepared,
+    model: keras.Model,
+    status: str,
+    metrics_file: Path,
+    predictions_file: Path,
+    recorder: RunRecorder | None,
 ) -> dict[str, Any]:
     """Write the metrics file and the prediction plot data; add the metrics to the run."""
     if status == "diverged":
         report: dict[str, Any] = {"status": "diverged"}
         write_json(metrics_file, report)
-        write_with(predictions_file, lambda p: pd.DataFrame(columns=["actual", "predicted", "split"]).to_csv(p, index=False))
+        write_with(
+            predictions_file,
+            lambda p: pd.DataFrame(columns=["actual", "predicted", "split"]).to_csv(p, index=False),
+        )
         return report
     predictions = predictions_by_part(model, prepared, cfg)
     report = {"status": status, **metrics_from_predictions(predictions)}
@@ -117,7 +125,13 @@ def main() -> None:
         if recorder is not None and run["status"] == "diverged":
             recorder.status = "FAILED"
         report = evaluate_and_record(
-            cfg, prepared, model, run["status"], Path(cfg.paths.metrics), Path(cfg.paths.predictions), recorder
+            cfg,
+            prepared,
+            model,
+            run["status"],
+            Path(cfg.paths.metrics),
+            Path(cfg.paths.predictions),
+            recorder,
         )
     if report["status"] == "diverged":
         print("evaluate: the run diverged; no metrics (see the MLflow run's tags)")

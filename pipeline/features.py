@@ -42,9 +42,7 @@ def encode(frame: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
         values = category_strings(frame[column])
         unseen = sorted(set(values.unique()) - set(levels))
         if unseen:
-            raise ValueError(
-                f"column {column!r}: unknown categories {unseen}; known: {list(levels)}"
-            )
+            raise ValueError(f"column {column!r}: unknown categories {unseen}; known: {list(levels)}")
         for level in levels:
             parts[f"{column}_{level}"] = (values == level).astype("float64")
     return pd.DataFrame(parts, index=frame.index)[encoded_names(numeric, categorical)]

@@ -9,13 +9,21 @@ import keras
 from pipeline.config import ModelConfig, OptimizerConfig
 
 KERAS_INITIALIZER_CLASS = {
-    "glorot_uniform": "GlorotUniform", "glorot_normal": "GlorotNormal",
-    "he_uniform": "HeUniform", "he_normal": "HeNormal",
-    "lecun_uniform": "LecunUniform", "lecun_normal": "LecunNormal",
-    "random_normal": "RandomNormal", "random_uniform": "RandomUniform",
-    "truncated_normal": "TruncatedNormal", "variance_scaling": "VarianceScaling",
-    "orthogonal": "Orthogonal", "zeros": "Zeros", "ones": "Ones",
-    "constant": "Constant", "identity": "Identity",
+    "glorot_uniform": "GlorotUniform",
+    "glorot_normal": "GlorotNormal",
+    "he_uniform": "HeUniform",
+    "he_normal": "HeNormal",
+    "lecun_uniform": "LecunUniform",
+    "lecun_normal": "LecunNormal",
+    "random_normal": "RandomNormal",
+    "random_uniform": "RandomUniform",
+    "truncated_normal": "TruncatedNormal",
+    "variance_scaling": "VarianceScaling",
+    "orthogonal": "Orthogonal",
+    "zeros": "Zeros",
+    "ones": "Ones",
+    "constant": "Constant",
+    "identity": "Identity",
 }
 
 

@@ -14,8 +14,8 @@ import pandas as pd
 from pipeline.config import Config, DatasetConfig, load_config
 from pipeline.errors import PipelineError, run_cli
 from pipeline.features import category_strings, encode, encoded_names
-from pipeline.io import atomic_dir, read_json, write_json
 from pipeline.ingest import PROVENANCE_FILE, RAW_FILE
+from pipeline.io import atomic_dir, read_json, write_json
 from pipeline.tabular import read_table
 
 NORMALIZED_FILE = "normalized.parquet"
@@ -25,14 +25,10 @@ SCHEMA_FILE = "schema.json"
 def select_columns(frame: pd.DataFrame, dataset: DatasetConfig, source: str) -> list[str]:
     """The raw feature columns, in order; a missing column is a PipelineError listing what exists."""
     columns = [str(c) for c in frame.columns]
-    wanted = dataset.features if dataset.features is not None else [
-        c for c in columns if c != dataset.target
-    ]
+    wanted = dataset.features if dataset.features is not None else [c for c in columns if c != dataset.target]
     missing = [c for c in [dataset.target, *wanted, *dataset.categorical] if c not in columns]
     if missing:
-        raise PipelineError(
-            f"{source}: missing column(s) {sorted(set(missing))}; the file has {columns}"
-        )
+        raise PipelineError(f"{source}: missing column(s) {sorted(set(missing))}; the file has {columns}")
     stray = [c for c in dataset.categorical if c not in wanted]
     if stray:
         raise PipelineError(f"dataset.categorical: {stray} are not among the features {wanted}")
@@ -75,9 +71,7 @@ def check_numeric(frame: pd.DataFrame, numeric: list[str], source: str) -> None:
 
 def build_schema(frame: pd.DataFrame, dataset: DatasetConfig, features: list[str]) -> dict[str, Any]:
     numeric = [c for c in features if c not in dataset.categorical]
-    categorical = {
-        c: sorted(category_strings(frame[c]).unique().tolist()) for c in dataset.categorical
-    }
+    categorical = {c: sorted(category_strings(frame[c]).unique().tolist()) for c in dataset.categorical}
     return {
         "target": dataset.target,
         "raw_features": features,
@@ -88,7 +82,9 @@ def build_schema(frame: pd.DataFrame, dataset: DatasetConfig, features: list[str
     }
 
 
-def normalize(frame: pd.DataFrame, dataset: DatasetConfig, source: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+def normalize(
+    frame: pd.DataFrame, dataset: DatasetConfig, source: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Raw frame -> (encoded features plus target, schema)."""
     features = select_columns(frame, dataset, source)
     used = [*features, dataset.target]

@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 from pipeline.config import Config
-from pipeline.ingest import ingest
 from pipeline.fingerprint import data_fingerprint
+from pipeline.ingest import ingest
 from pipeline.io import read_json
 from pipeline.normalize import normalize_stage
 from pipeline.split import MANIFEST_FILE, split_stage

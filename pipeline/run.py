@@ -33,8 +33,13 @@ def run_job(cfg: Config, out_dir: Path) -> dict[str, Any]:
     with tracked_run(cfg.tracking, cfg.paths, run_name=cfg.tracking.run_name) as recorder:
         result = train_and_record(cfg, prepared, out_dir / "model", out_dir / "history.csv", recorder)
         report = evaluate_and_record(
-            cfg, prepared, result.model, result.status,
-            out_dir / "metrics.json", out_dir / "predictions.csv", recorder,
+            cfg,
+            prepared,
+            result.model,
+            result.status,
+            out_dir / "metrics.json",
+            out_dir / "predictions.csv",
+            recorder,
         )
     print(describe(result))
     return report

@@ -114,9 +114,7 @@ class RunRecorder:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._pending.extend(
-            Metric(k, float(v), now, step) for k, v in metrics.items() if _finite(v)
-        )
+        self._pending.extend(Metric(k, float(v), now, step) for k, v in metrics.items() if _finite(v))
         if time.monotonic() - self._last_flush > FLUSH_EVERY_S or len(self._pending) >= BATCH_LIMIT:
             self.flush()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,18 +12,18 @@ import keras
 import numpy as np
 import pandas as pd
 
+from pipeline import engine
 from pipeline.config import Config, flatten, load_config
 from pipeline.data import Prepared, design_matrix, load_prepared
 from pipeline.errors import run_cli
 from pipeline.io import atomic_dir, write_json, write_with
-from pipeline.model import build_model, current_learning_rate, make_optimizer
+from pipeline.model import build_model, make_optimizer
 from pipeline.tracking import RUN_STATUS_TAG, RunRecorder, git_commit, tracked_run
 
 MODEL_FILE = "model.keras"
 PREPROCESSING_FILE = "preprocessing.json"
 RUN_FILE = "run.json"
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_mse", "val_loss", "val_mse", "learning_rate")
-KERAS_TO_RECORDED = {"loss": "train_loss", "mse": "train_mse", "val_loss": "val_loss", "val_mse": "val_mse"}
 
 
 @dataclass
@@ -52,73 +51,37 @@ class TrainResult:
         return "early_stopped" if self.stopped_epoch is not None else "finished"
 
 
-class DivergenceGuard(keras.callbacks.Callback):
-    """Stop at the first batch whose loss is not finite, and remember where it happened."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.epoch = 0
-        self.divergence: Divergence | None = None
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.epoch = epoch + 1
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        loss = float((logs or {}).get("loss", 0.0))
-        if self.divergence is None and not math.isfinite(loss):
-            self.divergence = Divergence(self.epoch, batch + 1, loss)
-            self.model.stop_training = True
-
-
-class EpochRecorder(keras.callbacks.Callback):
-    """One history row per epoch (1-based), handed to `sink` as it is made."""
-
-    def __init__(self, sink: Callable[[dict[str, float]], None] | None = None) -> None:
-        super().__init__()
-        self.rows: list[dict[str, float]] = []
-        self.sink = sink
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        row: dict[str, float] = {"epoch": epoch + 1}
-        for keras_name, name in KERAS_TO_RECORDED.items():
-            if logs and keras_name in logs:
-                row[name] = float(logs[keras_name])
-        row["learning_rate"] = current_learning_rate(self.model.optimizer)
-        self.rows.append(row)
-        if self.sink is not None:
-            self.sink(row)
-
-
 def fit(
     cfg: Config,
     train: tuple[np.ndarray, np.ndarray],
     validation: tuple[np.ndarray, np.ndarray],
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
-    """Seed, build, compile and fit the configured network."""
+    """Seed, build and train the configured network with the fused loop (see engine.py)."""
     keras.utils.set_random_seed(cfg.training.seed)
     model = build_model(train[0].shape[1], cfg.model)
-    model.compile(optimizer=make_optimizer(cfg.optimizer), loss="mse", metrics=["mse"])
-    guard, recorder = DivergenceGuard(), EpochRecorder(on_epoch)
-    callbacks: list[keras.callbacks.Callback] = [guard, recorder]
-    stopper = None
     es = cfg.training.early_stopping
-    if es.enabled:
-        stopper = keras.callbacks.EarlyStopping(
-            monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
-            restore_best_weights=es.restore_best_weights, verbose=0,
-        )
-        callbacks.append(stopper)
-    started = time.perf_counter()
-    model.fit(
-        train[0], train[1], validation_data=validation, epochs=cfg.training.epochs,
-        batch_size=cfg.training.batch_size, shuffle=True, verbose=0, callbacks=callbacks,
+    stopper = (
+        engine.EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best_weights)
+        if es.enabled
+        else None
     )
-    result = TrainResult(model, recorder.rows, len(recorder.rows), time.perf_counter() - started)
-    result.divergence = guard.divergence
-    if stopper is not None and stopper.stopped_epoch > 0 and guard.divergence is None:
-        result.stopped_epoch = stopper.stopped_epoch + 1
-        result.best_epoch = stopper.best_epoch + 1 if es.restore_best_weights else None
+    started = time.perf_counter()
+    outcome = engine.train(
+        model,
+        make_optimizer(cfg.optimizer),
+        train,
+        validation,
+        epochs=cfg.training.epochs,
+        batch_size=cfg.training.batch_size,
+        seed=cfg.training.seed,
+        early_stopping=stopper,
+        on_epoch=on_epoch,
+    )
+    result = TrainResult(model, outcome.history, len(outcome.history), time.perf_counter() - started)
+    if outcome.diverged_at is not None:
+        result.divergence = Divergence(*outcome.diverged_at)
+    result.stopped_epoch, result.best_epoch = outcome.stopped_epoch, outcome.best_epoch
     return result
 
 
@@ -173,8 +136,10 @@ def train_and_record(
     if recorder is not None:
         recorder.log_params(recorded_params(cfg))
         recorder.log_training_data(
-            prepared.parts["train"], cfg.dataset.name,
-            str(prepared.directory / "train.parquet"), prepared.schema["target"],
+            prepared.parts["train"],
+            cfg.dataset.name,
+            str(prepared.directory / "train.parquet"),
+            prepared.schema["target"],
         )
 
     def log_epoch(row: dict[str, float]) -> None:
@@ -219,7 +184,7 @@ def describe(result: TrainResult) -> str:
     stop = f", early-stopped at epoch {result.stopped_epoch}" if result.stopped_epoch else ""
     return (
         f"train: {result.epochs_run} epochs in {result.seconds:.1f}s{stop}; "
-        f"final train_loss {last.get('train_loss', float('nan')):.4g}, val_loss {last.get('val_loss', float('nan')):.4g}"
+        f"final train_loss {last['train_loss']:.4g}, val_loss {last['val_loss']:.4g}"
     )
 
 
