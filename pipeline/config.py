@@ -101,6 +101,9 @@ class SplitConfig(_Strict):
 
 class ModelConfig(_Strict):
     hidden_units: list[int] = []
+    # shorthand for searches: when both are set, `depth` layers of `width` units replace hidden_units
+    depth: int | None = Field(default=None, ge=0)
+    width: int | None = Field(default=None, ge=1)
     activation: Activation = "relu"
     initializer: Initializer = "glorot_uniform"
     initializer_args: dict[str, float | int] = {}
@@ -114,6 +117,14 @@ class ModelConfig(_Strict):
         if any(u < 1 for u in units):
             raise ValueError(f"every hidden layer needs at least 1 unit, got {units}")
         return units
+
+    @model_validator(mode="after")
+    def _shorthand(self) -> ModelConfig:
+        if (self.depth is None) != (self.width is None):
+            raise ValueError("model.depth and model.width go together: set both or neither")
+        if self.depth is not None and self.width is not None:
+            object.__setattr__(self, "hidden_units", [self.width] * self.depth)
+        return self
 
     @model_validator(mode="after")
     def _penalties(self) -> ModelConfig:
@@ -165,7 +176,15 @@ class TrainingConfig(_Strict):
     seed: int = 42
     scale_features: bool = True
     scale_target: bool = True
+    cv_folds: int = Field(default=0, ge=0)  # k >= 2: k-fold cross-validation on train + validation rows
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+
+    @field_validator("cv_folds")
+    @classmethod
+    def _folds(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("training.cv_folds must be 0 (off) or at least 2")
+        return value
 
 
 class TrackingConfig(_Strict):
@@ -173,6 +192,7 @@ class TrackingConfig(_Strict):
     uri: str | None = None
     experiment: str = Field(min_length=1)
     run_name: str = Field(min_length=1)
+    sweep_name: str = Field(default="sweep", min_length=1)
     log_model: bool = True
 
 

@@ -43,13 +43,22 @@ def load_prepared(directory: str | Path) -> Prepared:
     )
 
 
-def design_matrix(prepared: Prepared, part: str, training: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs and target of one partition, scaled as `training` says, as float32."""
-    frame = prepared.parts[part]
-    x = frame[prepared.schema["encoded_features"]].to_numpy(dtype="float64")
-    y = frame[prepared.schema["target"]].to_numpy(dtype="float64")
+def matrices(
+    frame: pd.DataFrame,
+    schema: dict[str, Any],
+    scaler: dict[str, Any],
+    training: TrainingConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs and target of some rows, scaled with `scaler` as `training` says, as float32."""
+    x = frame[schema["encoded_features"]].to_numpy(dtype="float64")
+    y = frame[schema["target"]].to_numpy(dtype="float64")
     if training.scale_features:
-        x = standardize(x, prepared.scaler["features"])
+        x = standardize(x, scaler["features"])
     if training.scale_target:
-        y = standardize(y, prepared.target_stats)
+        y = standardize(y, {"mean": [scaler["target"]["mean"]], "std": [scaler["target"]["std"]]})
     return x.astype("float32"), y.astype("float32")
+
+
+def design_matrix(prepared: Prepared, part: str, training: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
+    """One partition's inputs and target, scaled with the training-set statistics."""
+    return matrices(prepared.parts[part], prepared.schema, prepared.scaler, training)

@@ -140,3 +140,12 @@ def train(
             model.set_weights(early_stopping.best_weights)
             outcome.best_epoch = early_stopping.best_epoch
     return outcome
+
+
+def predict(model: keras.Model, x: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """The model's outputs for `x` as float64, in chunks (no Keras predict-loop overhead)."""
+    parts = [
+        np.asarray(model(tf.convert_to_tensor(x[start : start + chunk], tf.float32), training=False))
+        for start in range(0, len(x), chunk)
+    ]
+    return np.concatenate(parts).reshape(-1).astype("float64") if parts else np.zeros(0)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipeline.config import Config, load_config
 from pipeline.data import Prepared, design_matrix, load_prepared
+from pipeline.engine import predict
 from pipeline.errors import PipelineError, run_cli
 from pipeline.features import standardize, unstandardize
 from pipeline.io import read_json, write_json, write_with
@@ -38,7 +39,7 @@ def predictions_by_part(model: keras.Model, prepared: Prepared, cfg: Config) -> 
     stats = prepared.target_stats
     for part in PARTS:
         x, _ = design_matrix(prepared, part, cfg.training)
-        raw_pred = model.predict(x, verbose=0, batch_size=8192).reshape(-1).astype("float64")
+        raw_pred = predict(model, x)
         predicted = unstandardize(raw_pred, stats) if cfg.training.scale_target else raw_pred
         actual = prepared.parts[part][prepared.schema["target"]].to_numpy(dtype="float64")
         out[part] = pd.DataFrame(

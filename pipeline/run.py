@@ -2,35 +2,47 @@
 
     python -m pipeline.run optimizer=adam model.initializer=he_normal
     python -m pipeline.run -m optimizer=sgd,adam,rmsprop
+    python -m pipeline.run -m +experiment=initializers
 
 Each job is one MLflow run. It reuses the stage functions and the prepared data of the
 DVC stages (preparing it into a cache when it is missing or stale) and writes its model,
-history and metrics into its own Hydra output folder.
+history and metrics into its own Hydra output folder. In a sweep, a failing job records
+its failure and lets the others run; the sweep callback (pipeline.sweep) then compares
+the runs and exits non-zero.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config, validate_config
+from pipeline.crossval import cross_validate
 from pipeline.data import load_prepared
 from pipeline.errors import PipelineError
 from pipeline.evaluate import evaluate_and_record
+from pipeline.io import write_json
 from pipeline.prepare import ensure_prepared
 from pipeline.tracking import tracked_run
 from pipeline.train import describe, train_and_record
 
 CONFIG_DIR = "conf"
-OBJECTIVE = "validation"  # the partition whose scaled MSE a job returns (for sweepers)
+PARENT_ENV = "PIPELINE_SWEEP_PARENT_RUN_ID"
+JOB_FILE = "job.json"
 
 
-def run_job(cfg: Config, out_dir: Path) -> dict[str, Any]:
-    """Prepare data if needed, train, evaluate; everything recorded in one MLflow run."""
-    prepared = load_prepared(ensure_prepared(cfg))
-    with tracked_run(cfg.tracking, cfg.paths, run_name=cfg.tracking.run_name) as recorder:
+def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dict[str, Any]:
+    """Prepare data if needed, cross-validate if asked, train, evaluate: one MLflow run."""
+    with tracked_run(
+        cfg.tracking, cfg.paths, run_name=cfg.tracking.run_name, parent_run_id=parent_run_id
+    ) as recorder:
+        prepared = load_prepared(ensure_prepared(cfg))
+        cv = cross_validate(cfg, prepared) if cfg.training.cv_folds >= 2 else {}
+        if recorder is not None and cv:
+            recorder.log_metrics(cv)
         result = train_and_record(cfg, prepared, out_dir / "model", out_dir / "history.csv", recorder)
         report = evaluate_and_record(
             cfg,
@@ -41,14 +53,18 @@ def run_job(cfg: Config, out_dir: Path) -> dict[str, Any]:
             out_dir / "predictions.csv",
             recorder,
         )
+        run_id = recorder.run_id if recorder is not None else None
     print(describe(result))
-    return report
+    return {**report, "cv": cv, "run_id": run_id}
 
 
 def objective(report: dict[str, Any]) -> float:
+    """What a sweeper minimizes: the cross-validated or validation MSE on the scaled target."""
     if report.get("status") == "diverged":
         return math.inf
-    return float(report[OBJECTIVE]["scaled"]["mse"])
+    if report.get("cv"):
+        return float(report["cv"]["cv_val_mse_mean"])
+    return float(report["validation"]["scaled"]["mse"])
 
 
 def _job(dict_cfg: Any) -> float:
@@ -57,14 +73,28 @@ def _job(dict_cfg: Any) -> float:
     from omegaconf import OmegaConf
 
     hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    overrides = list(hydra_cfg.overrides.task)
     try:
         cfg = validate_config(OmegaConf.to_container(dict_cfg, resolve=True), "conf/ (Hydra)")
-        return objective(run_job(cfg, Path(hydra_cfg.runtime.output_dir)))
-    except PipelineError as err:
+        report = run_job(cfg, out_dir, os.environ.get(PARENT_ENV))
+    except Exception as err:
+        message = str(err) if isinstance(err, PipelineError) else f"{type(err).__name__}: {err}"
+        write_json(out_dir / JOB_FILE, {"status": "failed", "error": message, "overrides": overrides})
         if hydra_cfg.mode == RunMode.MULTIRUN:
-            raise  # Hydra reports it, runs the other jobs, and the sweep exits non-zero
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+            # the other jobs go on; the sweep callback reports this one and exits non-zero
+            print(f"error: job {hydra_cfg.job.num} ({' '.join(overrides)}): {message}", file=sys.stderr)
+            return math.inf
+        if isinstance(err, PipelineError):
+            print(f"error: {message}", file=sys.stderr)
+            raise SystemExit(2) from None
+        raise
+    value = objective(report)
+    write_json(
+        out_dir / JOB_FILE,
+        {"status": report["status"], "run_id": report["run_id"], "objective": value, "overrides": overrides},
+    )
+    return value
 
 
 def main() -> None:

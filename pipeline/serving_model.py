@@ -40,7 +40,7 @@ class RawRowsRegressor(PythonModel):
         x = encode(frame[raw], self.spec).to_numpy(dtype="float64")
         if self.spec["scale_features"]:
             x = standardize(x, self.spec["features"])
-        y = self.network.predict(x.astype("float32"), verbose=0).reshape(-1)
+        y = np.asarray(self.network(x.astype("float32"), training=False)).reshape(-1)
         target = {"mean": [self.spec["target"]["mean"]], "std": [self.spec["target"]["std"]]}
         return unstandardize(y, target) if self.spec["scale_target"] else y.astype("float64")
 

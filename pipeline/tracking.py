@@ -216,6 +216,7 @@ def tracked_run(
     run_name: str | None = None,
     run_id: str | None = None,
     tags: Mapping[str, Any] | None = None,
+    parent_run_id: str | None = None,
 ) -> Iterator[RunRecorder | None]:
     """Start (or resume, with `run_id`) an MLflow run and end it with the status that is true.
 
@@ -233,7 +234,8 @@ def tracked_run(
     client = MlflowClient(uri)
     if run_id is None:
         experiment_id = _experiment_id(client, tracking.experiment)
-        run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags or {}))
+        tags = {**(tags or {}), **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
+        run = client.create_run(experiment_id, run_name=run_name, tags=tags)
     else:
         run = client.get_run(run_id)
         client.update_run(run_id, status="RUNNING")
@@ -251,3 +253,93 @@ def tracked_run(
         raise
     else:
         recorder.end(recorder.status)
+
+
+PARENT_TAG = "mlflow.parentRunId"
+SWEEP_TAG = "sweep_name"
+
+
+def start_sweep_run(tracking: TrackingConfig, paths: PathsConfig, name: str, tags: Mapping[str, Any]) -> str:
+    """Create the experiment (once, before parallel jobs race on it) and a sweep's parent run."""
+    quiet_environment()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(resolve_tracking_uri(tracking, paths))
+    experiment_id = _experiment_id(client, tracking.experiment)
+    run = client.create_run(experiment_id, run_name=name, tags={SWEEP_TAG: tracking.sweep_name, **tags})
+    return str(run.info.run_id)
+
+
+def resume_run(tracking: TrackingConfig, paths: PathsConfig, run_id: str) -> RunRecorder:
+    """A recorder for an existing run (a sweep's parent) without changing its status."""
+    quiet_environment()
+    run = _client(tracking, paths).get_run(run_id)
+    return RunRecorder(resolve_tracking_uri(tracking, paths), run_id, run.info.experiment_id)
+
+
+def _client(tracking: TrackingConfig, paths: PathsConfig) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(resolve_tracking_uri(tracking, paths))
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the comparison needs of one run, read back from the store."""
+
+    run_id: str
+    name: str
+    status: str  # MLflow's: FINISHED, FAILED, KILLED, RUNNING
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    start_time: int
+
+
+def _summary(run: Any) -> RunSummary:
+    return RunSummary(
+        run_id=run.info.run_id,
+        name=run.info.run_name or run.info.run_id[:8],
+        status=run.info.status,
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        tags={k: v for k, v in run.data.tags.items()},
+        start_time=int(run.info.start_time or 0),
+    )
+
+
+def find_runs(
+    tracking: TrackingConfig, paths: PathsConfig, filter_string: str = "", max_results: int = 5000
+) -> list[RunSummary]:
+    """Runs of the configured experiment matching an MLflow filter, oldest first."""
+    client = _client(tracking, paths)
+    experiment = client.get_experiment_by_name(tracking.experiment)
+    if experiment is None:
+        return []
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=filter_string,
+        max_results=max_results,
+        order_by=["attributes.start_time ASC"],
+    )
+    return [_summary(r) for r in runs]
+
+
+def sweep_children(tracking: TrackingConfig, paths: PathsConfig, parent_id: str) -> list[RunSummary]:
+    return find_runs(tracking, paths, f"tags.`{PARENT_TAG}` = '{parent_id}'")
+
+
+def latest_sweep(
+    tracking: TrackingConfig, paths: PathsConfig, sweep_name: str | None = None
+) -> RunSummary | None:
+    """The most recent sweep parent run, of one preset when `sweep_name` is given."""
+    query = f"tags.{SWEEP_TAG} = '{sweep_name}'" if sweep_name else f"tags.{SWEEP_TAG} != ''"
+    parents = find_runs(tracking, paths, query)
+    return parents[-1] if parents else None
+
+
+def metric_history(
+    tracking: TrackingConfig, paths: PathsConfig, run_id: str, key: str
+) -> list[tuple[int, float]]:
+    history = _client(tracking, paths).get_metric_history(run_id, key)
+    return sorted((m.step, m.value) for m in history)
