@@ -251,11 +251,14 @@ def load_config(path: str | Path = "params.yaml") -> Config:
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flatten nested mappings to dotted keys: {'a': {'b': 1}} -> {'a.b': 1}."""
+    """Flatten nested mappings to dotted keys: {'a': {'b': 1}} -> {'a.b': 1}.
+
+    Argument bundles (keys ending in `_args`) stay one value, so they compare as one.
+    """
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, Mapping) and value and not str(key).endswith("_args"):
             flat.update(flatten(value, f"{dotted}."))
         else:
             flat[dotted] = value

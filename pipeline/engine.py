@@ -110,6 +110,7 @@ def train(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> Outcome:
     """Train for up to `epochs`; stop at the first non-finite batch loss or by early stopping."""
+    tf.get_logger().setLevel("ERROR")  # a new network per fit retraces by design; no warning
     optimizer.build(model.trainable_variables)
     run_epoch = _epoch_function(model, optimizer, batch_size)
     x, y = (tf.convert_to_tensor(a, dtype=tf.float32) for a in train_data)

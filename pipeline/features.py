@@ -53,7 +53,7 @@ def fit_standardizer(values: np.ndarray) -> dict[str, list[float]]:
     values = np.asarray(values, dtype="float64")
     mean = values.mean(axis=0)
     std = values.std(axis=0)
-    std = np.where(std > 0.0, std, 1.0)
+    std = np.where(np.ptp(values, axis=0) > 0.0, std, 1.0)  # float std of a constant is ~1e-17
     return {"mean": np.atleast_1d(mean).tolist(), "std": np.atleast_1d(std).tolist()}
 
 

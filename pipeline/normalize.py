@@ -40,7 +40,7 @@ def select_columns(frame: pd.DataFrame, dataset: DatasetConfig, source: str) -> 
 def drop_blank_rows(frame: pd.DataFrame, used: list[str], drop: bool, source: str) -> pd.DataFrame:
     """Drop every row with a blank cell (as the course does), or refuse blanks in used columns."""
     if drop:
-        return frame.dropna().reset_index(drop=True)
+        return frame.dropna()  # keep the index: messages give line numbers in the file
     blank = frame[used].isna()
     if blank.any(axis=None):
         columns = sorted(str(c) for c in blank.columns[blank.any()])

@@ -61,7 +61,7 @@ def fit_scaler(train: pd.DataFrame, schema: dict[str, Any]) -> dict[str, Any]:
     """Standardization statistics for features and target, from the training rows only."""
     features = schema["encoded_features"]
     stats = fit_standardizer(train[features].to_numpy())
-    constant = [f for f, sd in zip(features, train[features].std(ddof=0), strict=True) if not sd > 0]
+    constant = [f for f in features if train[f].nunique(dropna=False) <= 1]
     if constant:
         warnings.warn(f"constant feature column(s) {constant} are kept unscaled", stacklevel=2)
     target = fit_standardizer(train[[schema["target"]]].to_numpy())

@@ -1,0 +1,167 @@
+"""normalize: schema checks, blank rows, one-hot encoding, the target kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import DatasetConfig
+from pipeline.errors import PipelineError
+from pipeline.normalize import normalize
+
+SOURCE = "facebook.csv"
+
+
+def facebook(**changes: Any) -> DatasetConfig:
+    spec: dict[str, Any] = {
+        "name": "facebook",
+        "path": SOURCE,
+        "separator": ";",
+        "target": "like",
+        "features": ["Page total likes", "Type", "Category", "Paid"],
+        "categorical": ["Type", "Category"],
+    }
+    return DatasetConfig(**(spec | changes))
+
+
+def facebook_frame() -> pd.DataFrame:
+    """Six posts; row 2 has a blank unused column, row 4 a blank `Paid` and `Category`."""
+    return pd.DataFrame(
+        {
+            "Page total likes": [139441, 139441, 138414, 138414, 137020, 137020],
+            "Type": ["Photo", "Status", "Photo", "Link", "Video", "Photo"],
+            "Category": [2.0, 2.0, 3.0, 1.0, np.nan, 1.0],
+            "Post Month": [12, 12, 12, 12, 11, 11],
+            "Paid": [0.0, 0.0, 1.0, 0.0, np.nan, 1.0],
+            "comment": [4.0, 5.0, np.nan, 9.0, 1.0, 0.0],
+            "like": [79, 130, 66, 1572, 325, 152],
+        }
+    )
+
+
+def test_blank_rows_dropped_one_hot_and_target_kept() -> None:
+    encoded, schema = normalize(facebook_frame(), facebook(), SOURCE)
+    # rows 2 (blank `comment`, unused) and 4 (blank `Paid`) are dropped, as the course does
+    assert encoded["like"].tolist() == [79.0, 130.0, 1572.0, 152.0]
+    assert encoded["Page total likes"].tolist() == [139441.0, 139441.0, 138414.0, 137020.0]
+    assert list(encoded.columns) == [
+        "Page total likes",
+        "Paid",
+        "Type_Link",
+        "Type_Photo",
+        "Type_Status",
+        "Category_1",
+        "Category_2",
+        "like",
+    ]
+    assert encoded["Type_Photo"].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert encoded["Category_1"].tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert (encoded.dtypes == "float64").all()
+    assert schema["target"] == "like"
+    assert schema["numeric"] == ["Page total likes", "Paid"]
+    assert schema["categorical"] == {"Type": ["Link", "Photo", "Status"], "Category": ["1", "2"]}
+    assert schema["encoded_features"] == list(encoded.columns[:-1])
+    assert schema["raw_features"] == ["Page total likes", "Type", "Category", "Paid"]
+
+
+def test_all_columns_but_target_are_features_when_none_given() -> None:
+    frame = pd.DataFrame({"x1": [1.0, 2.0], "x2": [3, 4], "y": [0.5, 0.7]})
+    dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y")
+    encoded, schema = normalize(frame, dataset, "f.csv")
+    assert schema["encoded_features"] == ["x1", "x2"]
+    assert encoded["y"].tolist() == [0.5, 0.7]
+
+
+def test_keep_blank_rows_refuses_blanks_in_used_columns() -> None:
+    with pytest.raises(PipelineError) as info:
+        normalize(facebook_frame(), facebook(drop_blank_rows=False), SOURCE)
+    message = str(info.value)
+    assert message.startswith(SOURCE)
+    assert "['Category', 'Paid']" in message
+    assert "line 6" in message  # row index 4, after the header line
+    assert "1 row(s)" in message
+    assert "comment" not in message
+    assert "dataset.drop_blank_rows=true" in message
+
+
+def test_keep_blank_rows_ignores_blanks_in_unused_columns() -> None:
+    frame = facebook_frame().drop(index=4).reset_index(drop=True)
+    encoded, _ = normalize(frame, facebook(drop_blank_rows=False), SOURCE)
+    assert len(encoded) == 5  # the row with a blank `comment` is kept
+
+
+def test_non_numeric_values_in_two_columns_are_reported_together() -> None:
+    frame = pd.DataFrame(
+        {
+            "a": ["1", "n/a", "3", "4"],
+            "b": ["0.5", "0.7", "1,5", "2"],
+            "y": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y")
+    with pytest.raises(PipelineError) as info:
+        normalize(frame, dataset, "f.csv")
+    message = str(info.value)
+    assert "'a' has non-numeric values ['n/a'] (line 3)" in message
+    assert "'b' has non-numeric values ['1,5'] (line 4)" in message
+
+
+def test_non_numeric_line_counts_rows_dropped_for_blanks() -> None:
+    # line 2 has a blank cell and is dropped; 'n/a' is on line 4 of the file
+    frame = pd.DataFrame({"a": [np.nan, "1", "n/a"], "y": [1.0, 2.0, 3.0]})
+    dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y")
+    with pytest.raises(PipelineError, match=r"'a' has non-numeric values \['n/a'\] \(line 4\)"):
+        normalize(frame, dataset, "f.csv")
+
+
+def test_non_numeric_target_is_reported() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0], "y": ["1", "two"]})
+    dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y")
+    with pytest.raises(PipelineError, match=r"'y' has non-numeric values \['two'\]"):
+        normalize(frame, dataset, "f.csv")
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_values_are_reported(value: float) -> None:
+    frame = pd.DataFrame({"x": [1.0, value, 3.0], "y": [1.0, 2.0, 3.0]})
+    dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y")
+    with pytest.raises(PipelineError, match=r"'x' has infinite values"):
+        normalize(frame, dataset, "f.csv")
+
+
+@pytest.mark.parametrize(
+    ("changes", "missing"),
+    [
+        ({"target": "likes"}, "likes"),
+        ({"features": ["Page total likes", "Type", "Category", "Paid", "Hour"]}, "Hour"),
+        ({"categorical": ["Type", "Category", "Season"]}, "Season"),
+    ],
+)
+def test_missing_column_lists_the_file_columns(changes: dict[str, Any], missing: str) -> None:
+    with pytest.raises(PipelineError) as info:
+        normalize(facebook_frame(), facebook(**changes), SOURCE)
+    message = str(info.value)
+    assert f"missing column(s) ['{missing}']" in message
+    for column in facebook_frame().columns:
+        assert repr(column) in message
+
+
+def test_categorical_column_must_be_a_feature() -> None:
+    dataset = facebook(features=["Page total likes", "Type", "Paid"])
+    with pytest.raises(PipelineError, match=r"dataset\.categorical: \['Category'\]"):
+        normalize(facebook_frame(), dataset, SOURCE)
+
+
+def test_target_cannot_be_a_feature() -> None:
+    with pytest.raises(PipelineError, match=r"dataset\.features: the target 'like'"):
+        normalize(facebook_frame(), facebook(features=["Paid", "like"], categorical=[]), SOURCE)
+
+
+def test_no_rows_left_after_dropping_blanks() -> None:
+    frame = pd.DataFrame({"x": [1.0, np.nan], "y": [np.nan, 2.0]})
+    dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y")
+    with pytest.raises(PipelineError, match="no rows left"):
+        normalize(frame, dataset, "f.csv")

@@ -1,0 +1,125 @@
+"""split: partition sizes, seeded disjoint partitions, scaling stats from training rows only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import SplitConfig
+from pipeline.errors import PipelineError
+from pipeline.split import PARTS, fit_scaler, partition, split_sizes
+
+
+@pytest.mark.parametrize(
+    ("rows", "validation", "test", "expected"),
+    [
+        (100, 0.2, 0.1, {"train": 70, "validation": 20, "test": 10}),
+        (10, 0.2, 0.2, {"train": 6, "validation": 2, "test": 2}),
+        (100, 10, 5, {"train": 85, "validation": 10, "test": 5}),
+        (1150, 1000, 100, {"train": 50, "validation": 1000, "test": 100}),
+        (200, 0.25, 30, {"train": 120, "validation": 50, "test": 30}),
+    ],
+)
+def test_split_sizes(rows: int, validation: float, test: float, expected: dict[str, int]) -> None:
+    sizes = split_sizes(rows, SplitConfig(validation=validation, test=test))
+    assert sizes == expected
+    assert sum(sizes.values()) == rows
+
+
+@pytest.mark.parametrize(
+    ("rows", "validation", "test"),
+    [(3, 0.2, 0.2), (5, 0.3, 0.3), (10, 5, 5), (10, 4, 5), (1000, 1000, 100), (2, 0.25, 0.25)],
+)
+def test_too_few_rows(rows: int, validation: float, test: float) -> None:
+    with pytest.raises(PipelineError) as info:
+        split_sizes(rows, SplitConfig(validation=validation, test=test), "normalized.parquet")
+    message = str(info.value)
+    assert message.startswith("normalized.parquet:")
+    assert f"{rows} rows are too few" in message
+    assert f"split.validation={validation}" in message
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    return pd.DataFrame({"id": np.arange(50), "x": np.arange(50) * 10.0})
+
+
+def test_partition_is_disjoint_and_covers_every_row(frame: pd.DataFrame) -> None:
+    sizes = {"train": 30, "validation": 15, "test": 5}
+    parts = partition(frame, sizes, seed=7)
+    assert list(parts) == list(PARTS)
+    ids = {part: set(rows["id"]) for part, rows in parts.items()}
+    assert {part: len(rows) for part, rows in parts.items()} == sizes
+    assert not ids["train"] & ids["validation"]
+    assert not ids["train"] & ids["test"]
+    assert not ids["validation"] & ids["test"]
+    assert ids["train"] | ids["validation"] | ids["test"] == set(range(50))
+    for rows in parts.values():
+        assert list(rows.index) == list(range(len(rows)))
+        assert rows["x"].tolist() == (rows["id"] * 10.0).tolist()  # rows stay whole
+
+
+def test_partition_is_deterministic_for_a_seed(frame: pd.DataFrame) -> None:
+    sizes = {"train": 30, "validation": 15, "test": 5}
+    first, again = partition(frame, sizes, seed=42), partition(frame, sizes, seed=42)
+    other = partition(frame, sizes, seed=43)
+    for part in PARTS:
+        pd.testing.assert_frame_equal(first[part], again[part])
+    assert first["train"]["id"].tolist() != other["train"]["id"].tolist()
+
+
+def test_partition_shuffles(frame: pd.DataFrame) -> None:
+    parts = partition(frame, {"train": 25, "validation": 20, "test": 5}, seed=0)
+    assert parts["train"]["id"].tolist() != list(range(25))
+
+
+SCHEMA = {"encoded_features": ["x1", "x2"], "target": "y"}
+
+
+def test_fit_scaler_uses_only_training_rows() -> None:
+    full = pd.DataFrame(
+        {
+            "x1": [1.0, 2.0, 3.0, 100.0, 200.0],
+            "x2": [10.0, 20.0, 30.0, -50.0, -60.0],
+            "y": [0.0, 2.0, 4.0, 1000.0, 2000.0],
+        }
+    )
+    train = full.iloc[:3]
+    scaler = fit_scaler(train, SCHEMA)
+    assert scaler["features"]["names"] == ["x1", "x2"]
+    assert scaler["features"]["mean"] == pytest.approx([2.0, 20.0])
+    assert scaler["features"]["mean"] != pytest.approx(full[["x1", "x2"]].mean().tolist())
+    assert scaler["features"]["std"] == pytest.approx(train[["x1", "x2"]].std(ddof=0).tolist())
+    assert scaler["target"]["name"] == "y"
+    assert scaler["target"]["mean"] == pytest.approx(2.0)
+    assert scaler["target"]["std"] == pytest.approx(np.std([0.0, 2.0, 4.0]))
+    assert scaler["target"]["mean"] != pytest.approx(full["y"].mean())
+    assert scaler["constant_features"] == []
+
+
+def test_fit_scaler_after_partition_matches_the_train_part() -> None:
+    rng = np.random.default_rng(3)
+    full = pd.DataFrame(
+        {"x1": rng.normal(size=40), "x2": rng.normal(size=40) * 5, "y": np.arange(40.0)}
+    )
+    parts = partition(full, {"train": 20, "validation": 12, "test": 8}, seed=1)
+    scaler = fit_scaler(parts["train"], SCHEMA)
+    assert scaler["target"]["mean"] == pytest.approx(parts["train"]["y"].mean())
+    assert scaler["target"]["mean"] != pytest.approx(full["y"].mean())
+
+
+def test_fit_scaler_warns_about_a_constant_feature() -> None:
+    train = pd.DataFrame({"x1": [1.0, 2.0, 3.0], "x2": [5.0, 5.0, 5.0], "y": [1.0, 2.0, 3.0]})
+    with pytest.warns(UserWarning, match=r"constant feature column\(s\) \['x2'\]"):
+        scaler = fit_scaler(train, SCHEMA)
+    assert scaler["constant_features"] == ["x2"]
+    assert scaler["features"]["std"][1] == 1.0
+
+
+def test_fit_scaler_warns_about_a_constant_fractional_feature() -> None:
+    train = pd.DataFrame({"x1": np.arange(7.0), "x2": np.full(7, 0.1), "y": np.arange(7.0)})
+    with pytest.warns(UserWarning, match=r"\['x2'\]"):
+        scaler = fit_scaler(train, SCHEMA)
+    assert scaler["constant_features"] == ["x2"]
+    assert scaler["features"]["std"][1] == 1.0

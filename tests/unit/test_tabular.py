@@ -1,0 +1,66 @@
+"""read_table: common file mistakes become one clear PipelineError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import PipelineError
+from pipeline.tabular import read_table
+
+
+def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_reads_a_well_formed_file(tmp_path: Path) -> None:
+    frame = read_table(write(tmp_path, "a;b;Type\n1;2.5;Photo\n3;4;Status\n"), ";")
+    assert list(frame.columns) == ["a", "b", "Type"]
+    assert frame["a"].tolist() == [1, 3]
+    assert frame["Type"].tolist() == ["Photo", "Status"]
+
+
+@pytest.mark.parametrize(
+    ("actual", "configured"), [(";", ","), ("\t", ","), ("|", ","), (",", ";")]
+)
+def test_wrong_separator_suggests_the_right_one(
+    tmp_path: Path, actual: str, configured: str
+) -> None:
+    text = actual.join(["Page total likes", "Type", "like"]) + "\n"
+    text += actual.join(["139441", "Photo", "79"]) + "\n"
+    with pytest.raises(PipelineError) as info:
+        read_table(write(tmp_path, text), configured)
+    message = str(info.value)
+    assert f"dataset.separator={actual!r}" in message
+    assert "data.csv" in message
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError, match="empty"):
+        read_table(write(tmp_path, ""), ",")
+
+
+def test_repeated_header_names_are_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "a,b,a,c,b\n1,2,3,4,5\n")
+    with pytest.raises(PipelineError, match=r"repeats column names \['a', 'b'\]"):
+        read_table(path, ",")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.csv"
+    with pytest.raises(PipelineError, match="not found") as info:
+        read_table(path, ",")
+    assert str(path) in str(info.value)
+
+
+def test_a_folder_is_not_a_file(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError, match="not found"):
+        read_table(tmp_path, ",")
+
+
+def test_single_column_file_is_fine(tmp_path: Path) -> None:
+    frame = read_table(write(tmp_path, "y\n1\n2\n"), ",")
+    assert frame["y"].tolist() == [1, 2]
