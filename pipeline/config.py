@@ -207,6 +207,7 @@ class PathsConfig(_Strict):
     metrics: str
     predictions: str
     mlflow_db: str
+    mlflow_artifacts: str
 
 
 class Config(_Strict):

@@ -196,14 +196,25 @@ class RunRecorder:
         self.client.set_terminated(self.run_id, status)
 
 
-def _experiment_id(client: Any, name: str) -> str:
+def artifact_location(uri: str, paths: PathsConfig, root: Path | None = None) -> str | None:
+    """Where a new experiment keeps artifacts: `paths.mlflow_artifacts` under the project root
+    for a local store (MLflow's default, ./mlruns of whatever folder the process runs in, would
+    put them in DVC's temporary queue folders); the server's own choice for a tracking server."""
+    if not uri.startswith("sqlite:"):
+        return None
+    folder = Path(paths.mlflow_artifacts)
+    folder = folder if folder.is_absolute() else (root or project_root()) / folder
+    return folder.resolve().as_uri()
+
+
+def _experiment_id(client: Any, name: str, location: str | None = None) -> str:
     """Get or create the experiment; tolerate another process creating it at the same time."""
     for _ in range(5):
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
             return str(experiment.experiment_id)
         try:
-            return str(client.create_experiment(name))
+            return str(client.create_experiment(name, artifact_location=location))
         except Exception:  # noqa: BLE001 (a concurrent creator won; look it up again)
             time.sleep(0.2)
     raise RuntimeError(f"could not get or create MLflow experiment {name!r}")
@@ -233,7 +244,7 @@ def tracked_run(
     uri = resolve_tracking_uri(tracking, paths)
     client = MlflowClient(uri)
     if run_id is None:
-        experiment_id = _experiment_id(client, tracking.experiment)
+        experiment_id = _experiment_id(client, tracking.experiment, artifact_location(uri, paths))
         tags = {**(tags or {}), **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
         run = client.create_run(experiment_id, run_name=run_name, tags=tags)
     else:
@@ -264,8 +275,9 @@ def start_sweep_run(tracking: TrackingConfig, paths: PathsConfig, name: str, tag
     quiet_environment()
     from mlflow import MlflowClient
 
-    client = MlflowClient(resolve_tracking_uri(tracking, paths))
-    experiment_id = _experiment_id(client, tracking.experiment)
+    uri = resolve_tracking_uri(tracking, paths)
+    client = MlflowClient(uri)
+    experiment_id = _experiment_id(client, tracking.experiment, artifact_location(uri, paths))
     run = client.create_run(experiment_id, run_name=name, tags={SWEEP_TAG: tracking.sweep_name, **tags})
     return str(run.info.run_id)
 
