@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.config import Config, load_config
+from pipeline.config import PathsConfig, TrackingConfig, load_config
 from pipeline.errors import PipelineError, run_cli
 from pipeline.tracking import (
     RUN_STATUS_TAG,
@@ -46,9 +46,10 @@ def run_status(run: RunSummary) -> str:
 
 
 def varying_params(runs: Sequence[RunSummary]) -> list[str]:
-    """Params whose values differ between runs (tracking and paths settings left out)."""
+    """Params with two or more distinct values among the runs that have them (tracking and
+    paths settings left out); a run that failed before logging a param does not count."""
     keys = sorted({k for r in runs for k in r.params if not k.startswith(IGNORED_PARAMS)})
-    return [k for k in keys if len({r.params.get(k) for r in runs}) > 1]
+    return [k for k in keys if len({r.params[k] for r in runs if k in r.params}) > 1]
 
 
 def comparison_frame(runs: Sequence[RunSummary], metric: str = DEFAULT_METRIC) -> pd.DataFrame:
@@ -129,7 +130,7 @@ def plot_learning_curves(curves: dict[str, list[tuple[int, float]]], path: Path,
     ax.set_yscale("log")
     ax.set_title(f"{key} per epoch, one line per run")
     ax.grid(True, alpha=0.3)
-    if curves:
+    if any(curves.values()):
         ax.legend(fontsize=7, loc="upper right", ncol=1 + len(curves) // 12)
     fig.tight_layout()
     fig.savefig(path)
@@ -152,9 +153,10 @@ def plot_metric_vs_param(frame: pd.DataFrame, param: str, metric: str, path: Pat
         if len(positive) == len(values) and positive.max() / positive.min() > 100:
             ax.set_xscale("log")
     else:
-        labels = sorted(frame[param].astype(str).unique())
+        text = frame[param].map(lambda v: "-" if pd.isna(v) else str(v))
+        labels = sorted(text.unique())
         position = {label: i for i, label in enumerate(labels)}
-        xs = frame[param].astype(str).map(position)
+        xs = text.map(position)
         ax.scatter(xs[ok], frame.loc[ok, metric], s=30)
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
     failed = frame.loc[~ok]
@@ -211,10 +213,15 @@ def collect(
 
 
 def compare_runs(
-    cfg: Config, runs: Sequence[RunSummary], out_dir: Path, metric: str, title: str
+    tracking: TrackingConfig,
+    paths: PathsConfig,
+    runs: Sequence[RunSummary],
+    out_dir: Path,
+    metric: str,
+    title: str,
 ) -> pd.DataFrame:
     """Build, print and write the comparison of `runs`; return the table."""
-    frame, curves = collect(runs, lambda rid, key: metric_history(cfg.tracking, cfg.paths, rid, key), metric)
+    frame, curves = collect(runs, lambda rid, key: metric_history(tracking, paths, rid, key), metric)
     write_report(frame, curves, out_dir, metric, title)
     shown = frame.drop(columns=["run_id"], errors="ignore")
     print(f"{title}: {len(frame)} run(s), sorted by {metric}\n{markdown(shown)}", end="")
@@ -259,7 +266,7 @@ def main() -> None:
     if not runs:
         raise PipelineError(f"{title}: no runs to compare")
     out = args.out or Path("reports") / "compare" / title.replace(" ", "_")
-    compare_runs(cfg, runs, out, args.metric, title)
+    compare_runs(cfg.tracking, cfg.paths, runs, out, args.metric, title)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pipeline.evaluate import evaluate_and_record
 from pipeline.io import write_json
 from pipeline.prepare import ensure_prepared
 from pipeline.tracking import tracked_run
-from pipeline.train import describe, train_and_record
+from pipeline.train import describe, recorded_params, train_and_record
 
 CONFIG_DIR = "conf"
 PARENT_ENV = "PIPELINE_SWEEP_PARENT_RUN_ID"
@@ -39,6 +39,8 @@ def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dic
     with tracked_run(
         cfg.tracking, cfg.paths, run_name=cfg.tracking.run_name, parent_run_id=parent_run_id
     ) as recorder:
+        if recorder is not None:
+            recorder.log_params(recorded_params(cfg))
         prepared = load_prepared(ensure_prepared(cfg))
         cv = cross_validate(cfg, prepared) if cfg.training.cv_folds >= 2 else {}
         if recorder is not None and cv:
@@ -80,7 +82,8 @@ def _job(dict_cfg: Any) -> float:
         report = run_job(cfg, out_dir, os.environ.get(PARENT_ENV))
     except Exception as err:
         message = str(err) if isinstance(err, PipelineError) else f"{type(err).__name__}: {err}"
-        write_json(out_dir / JOB_FILE, {"status": "failed", "error": message, "overrides": overrides})
+        record = {"status": "failed", "error": message, "overrides": overrides}
+        write_json(out_dir / JOB_FILE, record | {"run_id": getattr(err, "mlflow_run_id", None)})
         if hydra_cfg.mode == RunMode.MULTIRUN:
             # the other jobs go on; the sweep callback reports this one and exits non-zero
             print(f"error: job {hydra_cfg.job.num} ({' '.join(overrides)}): {message}", file=sys.stderr)

@@ -258,6 +258,7 @@ def tracked_run(
         recorder.end("KILLED")
         raise
     except BaseException as err:
+        err.mlflow_run_id = recorder.run_id  # type: ignore[attr-defined]  # for the job's record
         recorder.set_tags({RUN_STATUS_TAG: "failed", "error": f"{type(err).__name__}: {err}"[:5000]})
         recorder.log_text(traceback.format_exc(), "error.txt")
         recorder.end("FAILED")
@@ -279,6 +280,28 @@ def start_sweep_run(tracking: TrackingConfig, paths: PathsConfig, name: str, tag
     client = MlflowClient(uri)
     experiment_id = _experiment_id(client, tracking.experiment, artifact_location(uri, paths))
     run = client.create_run(experiment_id, run_name=name, tags={SWEEP_TAG: tracking.sweep_name, **tags})
+    return str(run.info.run_id)
+
+
+def record_failed_job(
+    tracking: TrackingConfig,
+    paths: PathsConfig,
+    parent_id: str,
+    name: str,
+    params: Mapping[str, str],
+    error: str,
+) -> str:
+    """A FAILED child run for a sweep job that failed before it could start its own run."""
+    client = _client(tracking, paths)
+    parent = client.get_run(parent_id)
+    run = client.create_run(
+        parent.info.experiment_id,
+        run_name=name,
+        tags={PARENT_TAG: parent_id, RUN_STATUS_TAG: "failed", "error": error[:5000]},
+    )
+    recorder = RunRecorder(resolve_tracking_uri(tracking, paths), run.info.run_id, parent.info.experiment_id)
+    recorder.log_params(params)
+    recorder.end("FAILED")
     return str(run.info.run_id)
 
 

@@ -134,7 +134,6 @@ def train_and_record(
     train = design_matrix(prepared, "train", cfg.training)
     validation = design_matrix(prepared, "validation", cfg.training)
     if recorder is not None:
-        recorder.log_params(recorded_params(cfg))
         recorder.log_training_data(
             prepared.parts["train"],
             cfg.dataset.name,
@@ -193,6 +192,8 @@ def main() -> None:
     prepared = load_prepared(cfg.paths.processed_dir)
     model_dir = Path(cfg.paths.model_dir)
     with tracked_run(cfg.tracking, cfg.paths, run_name=cfg.tracking.run_name) as recorder:
+        if recorder is not None:
+            recorder.log_params(recorded_params(cfg))
         result = train_and_record(cfg, prepared, model_dir, Path(cfg.paths.history), recorder)
         run_id = recorder.run_id if recorder is not None else None
     write_json(model_dir / RUN_FILE, {"run_id": run_id, "status": result.status})
