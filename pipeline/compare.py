@@ -35,7 +35,11 @@ METRIC_COLUMNS = (
     "test_r2_original",
     "cv_val_mse_mean",
     "cv_val_mse_std",
+    "max_grad_norm",
+    "dead_fraction_end",
+    "saturated_fraction_end",
 )
+FIRST_LAYER_GRAD = ("diag/hidden_1/grad_norm", "diag/output/grad_norm")  # a linear net has only `output`
 IGNORED_PARAMS = ("tracking.", "paths.")
 SEED_PARAM = "training.seed"
 
@@ -79,7 +83,13 @@ def comparison_frame(runs: Sequence[RunSummary], metric: str = DEFAULT_METRIC) -
 def _note(run: RunSummary) -> str:
     tags = run.tags
     if tags.get("diverged_epoch"):
-        return f"non-finite loss in epoch {tags['diverged_epoch']}, batch {tags.get('diverged_batch', '?')}"
+        note = f"non-finite loss in epoch {tags['diverged_epoch']}, batch {tags.get('diverged_batch', '?')}"
+        if tags.get("diverged_max_grad_layer"):
+            note += (
+                f"; largest gradient norm before it {tags.get('diverged_max_grad_norm')} "
+                f"in {tags['diverged_max_grad_layer']}"
+            )
+        return note
     if tags.get("stopped_epoch"):
         return f"stopped at epoch {tags['stopped_epoch']}, restored {tags.get('best_epoch', '-')}"
     if tags.get("error"):
@@ -114,7 +124,9 @@ def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
-def plot_learning_curves(curves: dict[str, list[tuple[int, float]]], path: Path, key: str) -> None:
+def plot_learning_curves(
+    curves: dict[str, list[tuple[int, float]]], path: Path, key: str, ylabel: str | None = None
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,8 +138,18 @@ def plot_learning_curves(curves: dict[str, list[tuple[int, float]]], path: Path,
             steps, values = zip(*points, strict=True)
             ax.plot(steps, values, label=name, linewidth=1.4)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{key} (MSE on the scaled target)")
+    ax.set_ylabel(ylabel or f"{key} (MSE on the scaled target)")
     ax.set_yscale("log")
+    flat = [name for name, points in curves.items() if points and max(v for _, v in points) <= 0]
+    if flat:
+        ax.text(
+            0.01,
+            0.01,
+            f"always 0, not drawn on this log scale: {', '.join(flat)}",
+            transform=ax.transAxes,
+            fontsize=8,
+            color="crimson",
+        )
     ax.set_title(f"{key} per epoch, one line per run")
     ax.grid(True, alpha=0.3)
     if any(curves.values()):
@@ -185,8 +207,10 @@ def write_report(
     out_dir: Path,
     metric: str = DEFAULT_METRIC,
     title: str = "Comparison",
+    gradients: dict[str, list[tuple[int, float]]] | None = None,
 ) -> list[Path]:
-    """comparison.md, comparison.csv, learning_curves.png, metric_vs_param.png in `out_dir`."""
+    """comparison.md, comparison.csv, learning_curves.png, metric_vs_param.png and, with
+    diagnostics, first_layer_gradients.png in `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "comparison.csv", out_dir / "comparison.md"]
     frame.to_csv(written[0], index=False)
@@ -197,6 +221,14 @@ def write_report(
     written[1].write_text(text, encoding="utf-8")
     plot_learning_curves(curves, out_dir / "learning_curves.png", "val_loss")
     written.append(out_dir / "learning_curves.png")
+    if gradients and any(gradients.values()):
+        plot_learning_curves(
+            gradients,
+            out_dir / "first_layer_gradients.png",
+            "first layer's kernel gradient norm",
+            ylabel="gradient norm (RMS over the epoch's steps)",
+        )
+        written.append(out_dir / "first_layer_gradients.png")
     varying = [c for c in frame.columns if "." in c and c != SEED_PARAM]
     if varying and metric in frame.columns:
         plot_metric_vs_param(frame, varying[0], metric, out_dir / "metric_vs_param.png")
@@ -204,12 +236,21 @@ def write_report(
     return written
 
 
+Curves = dict[str, list[tuple[int, float]]]
+
+
 def collect(
     runs: Sequence[RunSummary], history: Callable[[str, str], list[tuple[int, float]]], metric: str
-) -> tuple[pd.DataFrame, dict[str, list[tuple[int, float]]]]:
+) -> tuple[pd.DataFrame, Curves, Curves]:
+    """The table, each run's validation loss per epoch and its first layer's gradient norm."""
     frame = comparison_frame(runs, metric)
     curves = {run.name: history(run.run_id, "val_loss") for run in runs}
-    return frame, curves
+    gradients: Curves = {}
+    for run in runs:
+        key = next((k for k in FIRST_LAYER_GRAD if k in run.metrics), None)
+        if key is not None:
+            gradients[run.name] = history(run.run_id, key)
+    return frame, curves, gradients
 
 
 def compare_runs(
@@ -221,8 +262,10 @@ def compare_runs(
     title: str,
 ) -> pd.DataFrame:
     """Build, print and write the comparison of `runs`; return the table."""
-    frame, curves = collect(runs, lambda rid, key: metric_history(tracking, paths, rid, key), metric)
-    write_report(frame, curves, out_dir, metric, title)
+    frame, curves, gradients = collect(
+        runs, lambda rid, key: metric_history(tracking, paths, rid, key), metric
+    )
+    write_report(frame, curves, out_dir, metric, title, gradients)
     shown = frame.drop(columns=["run_id"], errors="ignore")
     print(f"{title}: {len(frame)} run(s), sorted by {metric}\n{markdown(shown)}", end="")
     seeds = seed_summary(frame, metric)

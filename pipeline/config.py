@@ -177,6 +177,8 @@ class TrainingConfig(_Strict):
     scale_features: bool = True
     scale_target: bool = True
     cv_folds: int = Field(default=0, ge=0)  # k >= 2: k-fold cross-validation on train + validation rows
+    diagnostics: bool | Literal["auto"] = "auto"
+    diagnostics_rows: int = Field(default=4096, ge=1)
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
 
     @field_validator("cv_folds")
@@ -206,6 +208,8 @@ class PathsConfig(_Strict):
     history: str
     metrics: str
     predictions: str
+    train_figures: str
+    eval_figures: str
     mlflow_db: str
     mlflow_artifacts: str
 

@@ -55,24 +55,47 @@ class Outcome:
     stopped_epoch: int | None = None  # 1-based
     best_epoch: int | None = None  # 1-based, whose weights were restored
     diverged_at: tuple[int, int, float] | None = None  # (epoch, batch, loss), 1-based
+    max_grad_norm: float = 0.0  # the largest finite per-step kernel gradient norm seen
+    max_grad_layer: str | None = None  # ... and the layer it was in
 
 
-def _epoch_function(model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int) -> Any:
+SATURATION = 0.99  # |tanh| or distance of sigmoid from 0/1 beyond which a unit is saturated
+SATURATED_SHARE = 0.9  # a unit is saturated when it is so for this share of the rows
+
+
+def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+def _epoch_function(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int, diagnostics: bool
+) -> Any:
     variables = model.trainable_variables
+    kernel_ids = {id(layer.kernel) for layer in dense_layers(model)}
+    kernel_index = [i for i, v in enumerate(variables) if id(v) in kernel_ids]
+    width = len(kernel_index)
 
     def penalty() -> tf.Tensor:
         losses = model.losses
         return tf.add_n(losses) if losses else tf.constant(0.0)
 
+    probe = _probe(model) if diagnostics else None
+
     @tf.function(reduce_retracing=True)
-    def run_epoch(x: tf.Tensor, y: tf.Tensor, xv: tf.Tensor, yv: tf.Tensor, seed: tf.Tensor) -> Any:
+    def run_epoch(
+        x: tf.Tensor, y: tf.Tensor, xv: tf.Tensor, yv: tf.Tensor, xs: tf.Tensor, seed: tf.Tensor
+    ) -> Any:
         n = tf.shape(x)[0]
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=seed)
         steps = (n + batch_size - 1) // batch_size
         loss_sum = tf.constant(0.0)
         mse_sum = tf.constant(0.0)
+        seen = tf.constant(0.0)
+        done = tf.constant(0.0)
         bad_batch = tf.constant(0)
         bad_loss = tf.constant(0.0)
+        norm_sum = tf.zeros([width])
+        norm_max = tf.zeros([width])
         for step in tf.range(steps):
             rows = order[step * batch_size : tf.minimum((step + 1) * batch_size, n)]
             xb, yb = tf.gather(x, rows), tf.gather(y, rows)
@@ -80,22 +103,67 @@ def _epoch_function(model: keras.Model, optimizer: keras.optimizers.Optimizer, b
                 pred = tf.reshape(model(xb, training=True), [-1])
                 mse = tf.reduce_mean(tf.square(pred - yb))
                 loss = mse + penalty()
-            optimizer.apply(tape.gradient(loss, variables), variables)
-            count = tf.cast(tf.shape(rows)[0], tf.float32)
-            loss_sum += loss * count
-            mse_sum += mse * count
             if not tf.math.is_finite(loss):
                 bad_batch = step + 1
                 bad_loss = loss
-                break
-        seen = tf.cast(tf.minimum(steps * batch_size, n), tf.float32)
-        if bad_batch > 0:
-            seen = tf.cast(tf.minimum(bad_batch * batch_size, n), tf.float32)
+                break  # no update from a non-finite loss: the weights stay as they were
+            grads = tape.gradient(loss, variables)
+            if diagnostics:  # squared norms: fewer ops per step; square roots once per epoch
+                squares = tf.stack([tf.reduce_sum(tf.square(grads[i])) for i in kernel_index])
+                norm_sum += squares
+                norm_max = tf.maximum(norm_max, squares)
+            optimizer.apply(grads, variables)
+            count = tf.cast(tf.shape(rows)[0], tf.float32)
+            loss_sum += loss * count
+            mse_sum += mse * count
+            seen += count
+            done += 1.0
         val_pred = tf.reshape(model(xv, training=False), [-1])
         val_mse = tf.reduce_mean(tf.square(val_pred - yv))
-        return loss_sum / seen, mse_sum / seen, val_mse + penalty(), val_mse, bad_batch, bad_loss
+        seen = tf.maximum(seen, 1.0)
+        probed = probe(xs) if probe is not None else {}
+        return probed | {
+            "train_loss": loss_sum / seen,
+            "train_mse": mse_sum / seen,
+            "val_loss": val_mse + penalty(),
+            "val_mse": val_mse,
+            "bad_batch": bad_batch,
+            "bad_loss": bad_loss,
+            "steps_done": done,
+            "grad_norm": tf.sqrt(norm_sum / tf.maximum(done, 1.0)),  # RMS over the steps
+            "grad_norm_max": tf.sqrt(norm_max),
+        }
 
     return run_epoch
+
+
+def _probe(model: keras.Model) -> Any:
+    """Per Dense layer: kernel norm; per hidden layer: activation mean, std, dead, saturated.
+    Traced inside the epoch function: no extra call per epoch."""
+    layers = dense_layers(model)
+
+    def probe(xs: tf.Tensor) -> dict[str, tf.Tensor]:
+        out: dict[str, tf.Tensor] = {}
+        h = xs
+        for layer in layers:
+            h = layer(h, training=False)
+            out[f"diag/{layer.name}/weight_norm"] = tf.norm(layer.kernel)
+            if layer is layers[-1]:
+                break
+            out[f"diag/{layer.name}/act_mean"] = tf.reduce_mean(h)
+            out[f"diag/{layer.name}/act_std"] = tf.math.reduce_std(h)
+            activation = keras.activations.serialize(layer.activation)
+            if activation == "relu":  # dead: outputs 0 for every row
+                dead = tf.reduce_max(h, axis=0) <= 0.0
+                out[f"diag/{layer.name}/dead_fraction"] = tf.reduce_mean(tf.cast(dead, tf.float32))
+            elif activation in ("tanh", "sigmoid"):
+                near = tf.abs(h) > SATURATION if activation == "tanh" else tf.abs(h - 0.5) > SATURATION - 0.5
+                share = tf.reduce_mean(tf.cast(near, tf.float32), axis=0)
+                saturated = tf.cast(share >= SATURATED_SHARE, tf.float32)
+                out[f"diag/{layer.name}/saturated_fraction"] = tf.reduce_mean(saturated)
+        return out
+
+    return probe
 
 
 def train(
@@ -108,30 +176,48 @@ def train(
     seed: int,
     early_stopping: EarlyStopping | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    diagnostics: bool = False,
+    probe_rows: int = 4096,
 ) -> Outcome:
-    """Train for up to `epochs`; stop at the first non-finite batch loss or by early stopping."""
+    """Train for up to `epochs`; stop at the first non-finite batch loss or by early stopping.
+
+    With `diagnostics`, each history row also has `diag/<layer>/...` values: the kernel's
+    gradient norm over the epoch's optimizer steps, as a root mean square (`grad_norm`) and
+    its largest step value (`grad_norm_max`), the kernel norm, and, on a fixed sample of up to `probe_rows`
+    training rows, each hidden layer's activation mean and std and its fraction of dead
+    (ReLU) or saturated (tanh, sigmoid) units.
+    """
     tf.get_logger().setLevel("ERROR")  # a new network per fit retraces by design; no warning
     optimizer.build(model.trainable_variables)
-    run_epoch = _epoch_function(model, optimizer, batch_size)
+    run_epoch = _epoch_function(model, optimizer, batch_size, diagnostics)
+    names = [layer.name for layer in dense_layers(model)]
     x, y = (tf.convert_to_tensor(a, dtype=tf.float32) for a in train_data)
     xv, yv = (tf.convert_to_tensor(a, dtype=tf.float32) for a in validation_data)
+    sample = x[: min(probe_rows, int(x.shape[0]))]
     outcome = Outcome()
     for epoch in range(1, epochs + 1):
-        values = run_epoch(x, y, xv, yv, tf.constant([seed, epoch], dtype=tf.int64))
-        loss, mse, val_loss, val_mse, bad_batch, bad_loss = (v.numpy() for v in values)
-        row = {
-            "epoch": epoch,
-            "train_loss": float(loss),
-            "train_mse": float(mse),
-            "val_loss": float(val_loss),
-            "val_mse": float(val_mse),
-            "learning_rate": current_learning_rate(optimizer),
-        }
+        epoch_seed = tf.constant([seed, epoch], tf.int64)
+        values = {k: v.numpy() for k, v in run_epoch(x, y, xv, yv, sample, epoch_seed).items()}
+        row: dict[str, float] = {"epoch": epoch}
+        keys = (
+            ("train_loss", "train_mse", "val_loss", "val_mse")
+            if values["steps_done"]
+            else ("val_loss", "val_mse")
+        )
+        row |= {k: float(values[k]) for k in keys}
+        row["learning_rate"] = current_learning_rate(optimizer)
+        if diagnostics:
+            for name, mean, top in zip(names, values["grad_norm"], values["grad_norm_max"], strict=True):
+                row[f"diag/{name}/grad_norm"] = float(mean)
+                row[f"diag/{name}/grad_norm_max"] = float(top)
+                if math.isfinite(top) and (outcome.max_grad_layer is None or top > outcome.max_grad_norm):
+                    outcome.max_grad_norm, outcome.max_grad_layer = float(top), name
+            row |= {k: float(v) for k, v in values.items() if k.startswith("diag/")}
         outcome.history.append(row)
         if on_epoch is not None:
             on_epoch(row)
-        if int(bad_batch) > 0:
-            outcome.diverged_at = (epoch, int(bad_batch), float(bad_loss))
+        if int(values["bad_batch"]) > 0:
+            outcome.diverged_at = (epoch, int(values["bad_batch"]), float(values["bad_loss"]))
             break
         if early_stopping is not None and early_stopping.update(epoch, row, model):
             outcome.stopped_epoch = epoch

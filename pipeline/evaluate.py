@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from pipeline import plots
 from pipeline.config import Config, load_config
 from pipeline.data import Prepared, design_matrix, load_prepared
 from pipeline.engine import predict
@@ -88,6 +89,7 @@ def evaluate_and_record(
     metrics_file: Path,
     predictions_file: Path,
     recorder: RunRecorder | None,
+    figures_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Write the metrics file and the prediction plot data; add the metrics to the run."""
     if status == "diverged":
@@ -102,11 +104,29 @@ def evaluate_and_record(
     report = {"status": status, **metrics_from_predictions(predictions)}
     write_json(metrics_file, report)
     write_with(predictions_file, lambda p: plot_frame(predictions).to_csv(p, index=False))
+    figures = evaluation_figures(predictions, prepared.schema["target"], figures_dir) if figures_dir else []
     if recorder is not None:
+        for figure in figures:
+            recorder.log_artifact(figure, "figures")
         recorder.log_metrics(flat_metrics(report_metrics(report)))
         recorder.log_artifact(metrics_file, "reports")
         recorder.log_artifact(predictions_file, "reports")
     return report
+
+
+def evaluation_figures(predictions: dict[str, pd.DataFrame], target: str, folder: Path) -> list[Path]:
+    """Predicted against actual, and residuals, on the validation and test sets."""
+    failures: list[str] = []
+    drawn = [
+        plots.safely(
+            lambda: plots.predicted_vs_actual(predictions, target, folder / "predicted_vs_actual.png"),
+            failures,
+        ),
+        plots.safely(lambda: plots.residuals(predictions, target, folder / "residuals.png"), failures),
+    ]
+    for failure in failures:
+        print(f"warning: an evaluation picture could not be drawn: {failure}")
+    return [p for p in drawn if p is not None]
 
 
 def report_metrics(report: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
@@ -133,6 +153,7 @@ def main() -> None:
             Path(cfg.paths.metrics),
             Path(cfg.paths.predictions),
             recorder,
+            Path(cfg.paths.eval_figures),
         )
     if report["status"] == "diverged":
         print("evaluate: the run diverged; no metrics (see the MLflow run's tags)")

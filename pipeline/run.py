@@ -45,7 +45,10 @@ def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dic
         cv = cross_validate(cfg, prepared) if cfg.training.cv_folds >= 2 else {}
         if recorder is not None and cv:
             recorder.log_metrics(cv)
-        result = train_and_record(cfg, prepared, out_dir / "model", out_dir / "history.csv", recorder)
+        figures = out_dir / "figures"
+        result = train_and_record(
+            cfg, prepared, out_dir / "model", out_dir / "history.csv", recorder, figures
+        )
         report = evaluate_and_record(
             cfg,
             prepared,
@@ -54,6 +57,7 @@ def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dic
             out_dir / "metrics.json",
             out_dir / "predictions.csv",
             recorder,
+            figures,
         )
         run_id = recorder.run_id if recorder is not None else None
     print(describe(result))

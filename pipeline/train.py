@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
-from pipeline import engine
+from pipeline import engine, plots
 from pipeline.config import Config, flatten, load_config
 from pipeline.data import Prepared, design_matrix, load_prepared
 from pipeline.errors import run_cli
+from pipeline.features import standardize, unstandardize
 from pipeline.io import atomic_dir, write_json, write_with
 from pipeline.model import build_model, make_optimizer
 from pipeline.tracking import RUN_STATUS_TAG, RunRecorder, git_commit, tracked_run
@@ -42,13 +44,30 @@ class TrainResult:
     stopped_epoch: int | None = None  # 1-based epoch at which early stopping ended training
     best_epoch: int | None = None  # 1-based epoch whose weights were restored
     divergence: Divergence | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    max_grad_norm: float = 0.0  # largest finite kernel gradient norm of any step (diagnostics on)
+    max_grad_layer: str | None = None
+
+    def end_of_training(self, quantity: str) -> float | None:
+        """Mean over layers of the last epoch's `diag/<layer>/<quantity>`, if recorded."""
+        last = self.history[-1] if self.history else {}
+        values = [v for k, v in last.items() if k.startswith("diag/") and k.endswith(f"/{quantity}")]
+        return sum(values) / len(values) if values else None
 
     @property
     def status(self) -> str:
         if self.divergence is not None:
             return "diverged"
         return "early_stopped" if self.stopped_epoch is not None else "finished"
+
+
+DIAGNOSTICS_AUTO_MAX_PARAMS = 20_000
+
+
+def diagnostics_enabled(setting: bool | str, model: keras.Model) -> bool:
+    """`auto`: on for networks up to DIAGNOSTICS_AUTO_MAX_PARAMS parameters (docs/diagnostics.md)."""
+    if setting == "auto":
+        return model.count_params() <= DIAGNOSTICS_AUTO_MAX_PARAMS
+    return bool(setting)
 
 
 def fit(
@@ -77,8 +96,11 @@ def fit(
         seed=cfg.training.seed,
         early_stopping=stopper,
         on_epoch=on_epoch,
+        diagnostics=diagnostics_enabled(cfg.training.diagnostics, model),
+        probe_rows=cfg.training.diagnostics_rows,
     )
     result = TrainResult(model, outcome.history, len(outcome.history), time.perf_counter() - started)
+    result.max_grad_norm, result.max_grad_layer = outcome.max_grad_norm, outcome.max_grad_layer
     if outcome.diverged_at is not None:
         result.divergence = Divergence(*outcome.diverged_at)
     result.stopped_epoch, result.best_epoch = outcome.stopped_epoch, outcome.best_epoch
@@ -86,7 +108,10 @@ def fit(
 
 
 def history_frame(history: list[dict[str, float]]) -> pd.DataFrame:
-    return pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
+    """Epoch, losses, learning rate, then any diagnostics, one row per epoch."""
+    frame = pd.DataFrame(history)
+    first = [c for c in HISTORY_COLUMNS if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
 
 
 def preprocessing_spec(prepared: Prepared, cfg: Config) -> dict[str, Any]:
@@ -124,13 +149,115 @@ def run_tags(cfg: Config, prepared: Prepared, result: TrainResult) -> dict[str, 
     if result.divergence is not None:
         d = result.divergence
         tags |= {"diverged": "true", "diverged_epoch": d.epoch, "diverged_batch": d.batch}
+        if result.max_grad_layer is not None:
+            tags |= {
+                "diverged_max_grad_norm": f"{result.max_grad_norm:.6g}",
+                "diverged_max_grad_layer": result.max_grad_layer,
+            }
+    if result.max_grad_layer is not None:
+        tags["max_grad_layer"] = result.max_grad_layer
     return tags
 
 
+def summary_metrics(result: TrainResult) -> dict[str, float]:
+    """Run-level numbers: epochs, time, and diagnostics at a glance for the comparison."""
+    metrics: dict[str, float] = {"epochs_run": result.epochs_run, "training_time_s": result.seconds}
+    if result.max_grad_layer is not None:
+        metrics["max_grad_norm"] = result.max_grad_norm
+    dead = result.end_of_training("dead_fraction")
+    if dead is not None:
+        metrics["dead_fraction_end"] = dead
+    saturated = result.end_of_training("saturated_fraction")
+    if saturated is not None:
+        metrics["saturated_fraction_end"] = saturated
+    return metrics
+
+
+def function_view(model: keras.Model, prepared: Prepared, cfg: Config, points: int = 400) -> dict[str, Any]:
+    """For one-input data: the input grid, the fitted function and every hidden unit's
+    activation over it, in the data's own units."""
+    feature = prepared.schema["encoded_features"][0]
+    values = np.concatenate([prepared.parts[p][feature].to_numpy() for p in prepared.parts])
+    grid = np.linspace(values.min(), values.max(), points)
+    x = grid.reshape(-1, 1)
+    if cfg.training.scale_features:
+        x = standardize(x, prepared.scaler["features"])
+    h = tf.convert_to_tensor(x, tf.float32)
+    activations, names = [], []
+    for layer in engine.dense_layers(model)[:-1]:
+        h = layer(h, training=False)
+        activations.append(np.asarray(h))
+        names.append(layer.name)
+    fitted = engine.predict(model, x.astype("float32"))
+    if cfg.training.scale_target:
+        fitted = unstandardize(fitted, prepared.target_stats)
+    target = prepared.schema["target"]
+    points_by_part = {
+        p: (prepared.parts[p][feature].to_numpy(), prepared.parts[p][target].to_numpy())
+        for p in ("train", "validation")
+    }
+    return {
+        "grid": grid,
+        "fitted": fitted,
+        "points": points_by_part,
+        "activations": activations,
+        "names": names,
+    }
+
+
+def training_figures(result: TrainResult, prepared: Prepared, cfg: Config, folder: Path) -> list[Path]:
+    """Learning curves, per-layer diagnostics and, for one-input data, the fitted function
+    and the hidden units' activations; a picture that cannot be drawn is skipped with a note."""
+    history = history_frame(result.history)
+    failures: list[str] = []
+    drawn = [
+        plots.safely(
+            lambda: plots.learning_curves(
+                history, folder / "learning_curves.png", result.stopped_epoch, result.best_epoch
+            ),
+            failures,
+        ),
+        plots.safely(lambda: plots.layer_diagnostics(history, folder / "layer_diagnostics.png"), failures),
+    ]
+    if len(prepared.schema["encoded_features"]) == 1 and result.divergence is None:
+        view = function_view(result.model, prepared, cfg)
+        feature, target = prepared.schema["encoded_features"][0], prepared.schema["target"]
+        drawn.append(
+            plots.safely(
+                lambda: plots.function_fit(
+                    view["grid"], view["fitted"], view["points"], feature, target, folder / "function_fit.png"
+                ),
+                failures,
+            )
+        )
+        if view["activations"]:
+            drawn.append(
+                plots.safely(
+                    lambda: plots.unit_activations(
+                        view["grid"],
+                        view["activations"],
+                        view["names"],
+                        feature,
+                        folder / "unit_activations.png",
+                    ),
+                    failures,
+                )
+            )
+    for failure in failures:
+        print(f"warning: a training picture could not be drawn: {failure}")
+    return [p for p in drawn if p is not None]
+
+
 def train_and_record(
-    cfg: Config, prepared: Prepared, model_dir: Path, history_file: Path, recorder: RunRecorder | None
+    cfg: Config,
+    prepared: Prepared,
+    model_dir: Path,
+    history_file: Path,
+    recorder: RunRecorder | None,
+    figures_dir: Path | None = None,
 ) -> TrainResult:
-    """Train; write the model, its preprocessing spec and the history; record it all."""
+    """Train; write the model, its preprocessing spec, the history and the pictures;
+    record it all."""
     train = design_matrix(prepared, "train", cfg.training)
     validation = design_matrix(prepared, "validation", cfg.training)
     if recorder is not None:
@@ -152,10 +279,14 @@ def train_and_record(
         write_json(tmp / PREPROCESSING_FILE, preprocessing_spec(prepared, cfg))
     write_with(history_file, lambda p: history_frame(result.history).to_csv(p, index=False))
     if recorder is not None:
-        recorder.log_metrics({"epochs_run": result.epochs_run, "training_time_s": result.seconds})
+        recorder.log_metrics(summary_metrics(result))
         recorder.set_tags(run_tags(cfg, prepared, result))
         recorder.log_text(cfg_yaml(cfg), "config.yaml")
         recorder.log_artifact(history_file, "reports")
+    figures = training_figures(result, prepared, cfg, figures_dir) if figures_dir is not None else []
+    if recorder is not None:
+        for figure in figures:
+            recorder.log_artifact(figure, "figures")
         if result.divergence is not None:
             recorder.status = "FAILED"
         elif cfg.tracking.log_model:
@@ -175,8 +306,13 @@ def cfg_yaml(cfg: Config) -> str:
 def describe(result: TrainResult) -> str:
     if result.divergence is not None:
         d = result.divergence
+        grad = (
+            f"; largest gradient norm before it {result.max_grad_norm:.3g} in layer {result.max_grad_layer}"
+            if result.max_grad_layer
+            else ""
+        )
         return (
-            f"train: DIVERGED: the loss became {d.loss} in epoch {d.epoch}, batch {d.batch}; "
+            f"train: DIVERGED: the loss became {d.loss} in epoch {d.epoch}, batch {d.batch}{grad}; "
             "the run is recorded as diverged (status FAILED)"
         )
     last = result.history[-1]
@@ -194,7 +330,9 @@ def main() -> None:
     with tracked_run(cfg.tracking, cfg.paths, run_name=cfg.tracking.run_name) as recorder:
         if recorder is not None:
             recorder.log_params(recorded_params(cfg))
-        result = train_and_record(cfg, prepared, model_dir, Path(cfg.paths.history), recorder)
+        result = train_and_record(
+            cfg, prepared, model_dir, Path(cfg.paths.history), recorder, Path(cfg.paths.train_figures)
+        )
         run_id = recorder.run_id if recorder is not None else None
     write_json(model_dir / RUN_FILE, {"run_id": run_id, "status": result.status})
     print(describe(result) + (f" (MLflow run {run_id})" if run_id else ""))

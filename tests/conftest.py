@@ -47,6 +47,8 @@ def tmp_paths(tmp_path: Path) -> list[str]:
         "predictions": "reports/predictions.csv",
         "mlflow_db": "mlflow.db",
         "mlflow_artifacts": "mlartifacts",
+        "train_figures": "reports/figures/train",
+        "eval_figures": "reports/figures/evaluate",
     }
     return [f"paths.{key}={tmp_path / value}" for key, value in names.items()]
 
