@@ -1,0 +1,123 @@
+"""Diagnostics tell vanishing gradients, dead and saturated units, and divergence apart."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from pipeline import engine
+from pipeline.config import ModelConfig
+from pipeline.model import build_model
+
+
+@pytest.fixture(scope="module")
+def regression_data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = (x.sum(axis=1) + rng.normal(size=256) * 0.1).astype("float32")
+    return x, y
+
+
+def first_epoch(
+    model: keras.Model, data: tuple[np.ndarray, np.ndarray], lr: float = 0.01
+) -> dict[str, float]:
+    outcome = engine.train(
+        model, keras.optimizers.SGD(lr), data, data, epochs=1, batch_size=32, seed=1, diagnostics=True
+    )
+    return outcome.history[0]
+
+
+def per_layer(row: dict[str, float], quantity: str) -> list[float]:
+    return [v for k, v in row.items() if k.startswith("diag/") and k.endswith(f"/{quantity}")]
+
+
+def deep(activation: str, initializer: str = "random_normal", **args: float) -> keras.Model:
+    keras.utils.set_random_seed(1)
+    config = ModelConfig(
+        hidden_units=[16] * 6, activation=activation, initializer=initializer, initializer_args=args
+    )
+    return build_model(4, config)
+
+
+def test_every_dense_layer_gets_gradient_and_weight_norms(regression_data):
+    row = first_epoch(deep("relu", "glorot_uniform"), regression_data)
+    layers = [f"hidden_{i}" for i in range(1, 7)] + ["output"]
+    for layer in layers:
+        assert row[f"diag/{layer}/grad_norm"] > 0
+        assert row[f"diag/{layer}/grad_norm_max"] >= row[f"diag/{layer}/grad_norm"] * 0.999
+        assert row[f"diag/{layer}/weight_norm"] > 0
+    assert all(f"diag/{layer}/dead_fraction" in row for layer in layers[:-1])
+
+
+def test_deep_sigmoid_with_small_initial_weights_gradients_vanish_towards_the_input(regression_data):
+    row = first_epoch(deep("sigmoid", stddev=0.1, seed=1), regression_data)
+    grads = per_layer(row, "grad_norm")  # hidden_1 ... hidden_6, output
+    assert grads == sorted(grads), f"gradient norms should grow from input to output: {grads}"
+    assert grads[0] < 1e-3 * grads[-1]
+
+
+def test_deep_tanh_with_small_initial_weights_the_signal_vanishes_layer_by_layer(regression_data):
+    small = first_epoch(deep("tanh", stddev=0.1, seed=1), regression_data)
+    stds = per_layer(small, "act_std")
+    assert stds[:4] == sorted(stds[:4], reverse=True)
+    assert stds[-1] < 0.05 * stds[0]
+    glorot = first_epoch(deep("tanh", "glorot_uniform"), regression_data)
+    assert small["diag/output/grad_norm"] < 0.1 * glorot["diag/output/grad_norm"]
+
+
+def test_relu_units_with_strongly_negative_biases_are_all_dead(regression_data):
+    keras.utils.set_random_seed(1)
+    model = build_model(4, ModelConfig(hidden_units=[16], activation="relu"))
+    hidden = model.get_layer("hidden_1")
+    hidden.bias.assign(np.full(16, -50.0, dtype="float32"))
+    row = first_epoch(model, regression_data)
+    assert row["diag/hidden_1/dead_fraction"] == 1.0
+    assert row["diag/hidden_1/grad_norm"] == 0.0  # dead units pass no gradient, and never recover
+
+
+def test_a_healthy_relu_layer_has_few_dead_units(regression_data):
+    keras.utils.set_random_seed(1)
+    model = build_model(4, ModelConfig(hidden_units=[16], activation="relu", initializer="he_normal"))
+    row = first_epoch(model, regression_data)
+    assert row["diag/hidden_1/dead_fraction"] < 0.5
+
+
+def test_tanh_units_driven_far_into_their_tails_are_saturated(regression_data):
+    keras.utils.set_random_seed(1)
+    model = build_model(4, ModelConfig(hidden_units=[8], activation="tanh"))
+    hidden = model.get_layer("hidden_1")
+    hidden.bias.assign(np.full(8, 20.0, dtype="float32"))
+    row = first_epoch(model, regression_data)
+    assert row["diag/hidden_1/saturated_fraction"] == 1.0
+
+
+def test_divergence_records_where_and_the_largest_gradient_before_it(regression_data):
+    x, y = regression_data
+    keras.utils.set_random_seed(1)
+    model = build_model(4, ModelConfig(hidden_units=[8]))
+    outcome = engine.train(
+        model,
+        keras.optimizers.SGD(0.01),
+        (x, y * 1e4),
+        (x, y * 1e4),
+        epochs=5,
+        batch_size=32,
+        seed=1,
+        diagnostics=True,
+    )
+    assert outcome.diverged_at is not None
+    epoch, batch, loss = outcome.diverged_at
+    assert epoch == 1 and batch > 1 and not np.isfinite(loss)
+    assert outcome.max_grad_layer in {"hidden_1", "output"}
+    assert outcome.max_grad_norm > 1e3
+    assert all(np.isfinite(w).all() for w in model.get_weights()), "a non-finite batch must not update"
+
+
+def test_diagnostics_off_records_none(regression_data):
+    keras.utils.set_random_seed(1)
+    model = build_model(4, ModelConfig(hidden_units=[8]))
+    outcome = engine.train(
+        model, keras.optimizers.SGD(0.01), regression_data, regression_data, epochs=2, batch_size=32, seed=1
+    )
+    assert not any(k.startswith("diag/") for k in outcome.history[-1])
