@@ -61,7 +61,13 @@ def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dic
         )
         run_id = recorder.run_id if recorder is not None else None
     print(describe(result))
-    return {**report, "cv": cv, "run_id": run_id}
+    return {
+        **report,
+        "cv": cv,
+        "run_id": run_id,
+        "epochs_run": result.epochs_run,
+        "training_time_s": result.seconds,
+    }
 
 
 def objective(report: dict[str, Any]) -> float:

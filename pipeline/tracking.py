@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
 import subprocess
+import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -85,32 +87,57 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-@dataclass
 class RunRecorder:
-    """One MLflow run: params, batched metrics, tags, artifacts, the model."""
+    """One MLflow run: params, batched metrics, tags, artifacts, the model.
 
-    uri: str
-    run_id: str
-    experiment_id: str
-    _pending: list[Any] = field(default_factory=list)
-    _last_flush: float = field(default_factory=time.monotonic)
-    status: str = "FINISHED"
+    Every MLflow call runs, in order, on one background thread, so recording overlaps
+    training and evaluation instead of adding to them (TensorFlow releases the GIL while
+    a graph runs). `end()` waits for everything queued, then sets the run's status; a
+    recording error is raised there, after the run is marked FAILED.
+    """
 
-    @property
-    def client(self) -> Any:
+    def __init__(self, uri: str, run_id: str, experiment_id: str) -> None:
         from mlflow import MlflowClient
 
-        return MlflowClient(self.uri)
+        self.uri, self.run_id, self.experiment_id = uri, run_id, experiment_id
+        self.client = MlflowClient(uri)
+        self.status = "FINISHED"
+        self._pending: list[Any] = []
+        self._last_flush = time.monotonic()
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._errors: list[BaseException] = []
+        self._worker = threading.Thread(target=self._work, name=f"mlflow-{run_id[:8]}", daemon=True)
+        self._worker.start()
+
+    def _work(self) -> None:
+        while (task := self._queue.get()) is not None:
+            try:
+                if not self._errors:
+                    task()
+            except BaseException as err:  # noqa: BLE001 (reported by end())
+                self._errors.append(err)
+
+    def _submit(self, task: Callable[[], None]) -> None:
+        self._queue.put(task)
+
+    def drain(self) -> None:
+        """Wait until every queued call has run; raise the first recording error."""
+        done = threading.Event()
+        self._queue.put(done.set)
+        done.wait()
+        if self._errors:
+            raise self._errors[0]
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
         items = [Param(k, str(v)[:PARAM_VALUE_LIMIT]) for k, v in params.items()]
         for start in range(0, len(items), 100):
-            self.client.log_batch(self.run_id, params=items[start : start + 100])
+            chunk = items[start : start + 100]
+            self._submit(lambda chunk=chunk: self.client.log_batch(self.run_id, params=chunk))
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
-        """Queue finite metrics (NaN and infinity are never written) and flush now and then."""
+        """Queue finite metrics (NaN and infinity are never written), sent in batches."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -121,7 +148,8 @@ class RunRecorder:
     def flush(self) -> None:
         pending, self._pending = self._pending, []
         for start in range(0, len(pending), BATCH_LIMIT):
-            self.client.log_batch(self.run_id, metrics=pending[start : start + BATCH_LIMIT])
+            chunk = pending[start : start + BATCH_LIMIT]
+            self._submit(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
         self._last_flush = time.monotonic()
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
@@ -129,30 +157,36 @@ class RunRecorder:
 
         items = [RunTag(k, str(v)) for k, v in tags.items() if v is not None]
         if items:
-            self.client.log_batch(self.run_id, tags=items)
+            self._submit(lambda: self.client.log_batch(self.run_id, tags=items))
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.client.log_text(self.run_id, text, artifact_file)
+        self._submit(lambda: self.client.log_text(self.run_id, text, artifact_file))
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), artifact_path)
+        self._submit(lambda: self.client.log_artifact(self.run_id, str(path), artifact_path))
 
-    def log_training_data(self, frame: Any, name: str, source: str, target: str) -> str:
-        """The training rows as an MLflow dataset input; returns its digest."""
-        import mlflow.data
-        from mlflow.entities import DatasetInput, InputTag
+    def log_training_data(self, frame: Any, name: str, source: str, target: str) -> None:
+        """The training rows as an MLflow dataset input (name, digest, source)."""
 
-        with warnings.catch_warnings():  # a local path matches two equivalent source types
-            warnings.simplefilter("ignore", UserWarning)
-            dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=target)
-        entity = dataset._to_mlflow_entity()
-        self.client.log_inputs(
-            self.run_id,
-            datasets=[DatasetInput(entity, tags=[InputTag("mlflow.data.context", "training")])],
-        )
-        return str(dataset.digest)
+        def task() -> None:
+            import mlflow.data
+            from mlflow.entities import DatasetInput, InputTag
 
-    def log_model(self, keras_file: Path, preprocessing_file: Path, raw_dtypes: Mapping[str, str]) -> str:
+            with warnings.catch_warnings():  # a local path matches two equivalent source types
+                warnings.simplefilter("ignore", UserWarning)
+                dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=target)
+            tags = [InputTag("mlflow.data.context", "training")]
+            self.client.log_inputs(
+                self.run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)]
+            )
+
+        self._submit(task)
+
+    def log_model(self, keras_file: Path, preprocessing_file: Path, raw_dtypes: Mapping[str, str]) -> None:
+        """Log the raw-rows pyfunc model (the `.keras` network inside) and tag its `model_uri`."""
+        self._submit(lambda: self._log_model(Path(keras_file), Path(preprocessing_file), dict(raw_dtypes)))
+
+    def _log_model(self, keras_file: Path, preprocessing_file: Path, raw_dtypes: dict[str, str]) -> None:
         """Log the raw-rows pyfunc model (the `.keras` network inside); return its model URI."""
         import mlflow
         import mlflow.pyfunc
@@ -189,10 +223,18 @@ class RunRecorder:
                 signature=signature,
                 pip_requirements=pip_requirements(),
             )
-        return str(info.model_uri)
+        self.client.set_tag(self.run_id, "model_uri", str(info.model_uri))
 
     def end(self, status: str) -> None:
+        """Send what is queued, wait for it, then set `status` (FAILED if recording failed)."""
         self.flush()
+        try:
+            self.drain()
+        except BaseException:
+            self.client.set_terminated(self.run_id, "FAILED")
+            raise
+        finally:
+            self._queue.put(None)
         self.client.set_terminated(self.run_id, status)
 
 

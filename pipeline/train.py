@@ -290,10 +290,9 @@ def train_and_record(
         if result.divergence is not None:
             recorder.status = "FAILED"
         elif cfg.tracking.log_model:
-            uri = recorder.log_model(
+            recorder.log_model(
                 model_dir / MODEL_FILE, model_dir / PREPROCESSING_FILE, prepared.schema["raw_dtypes"]
             )
-            recorder.set_tags({"model_uri": uri})
     return result
 
 

@@ -19,17 +19,7 @@ def tracking(uri: str | None = None) -> TrackingConfig:
 
 
 def paths(mlflow_db: str = "mlflow.db") -> PathsConfig:
-    names = (
-        "raw_dir",
-        "interim_dir",
-        "processed_dir",
-        "download_dir",
-        "prepared_cache",
-        "model_dir",
-        "history",
-        "metrics",
-        "predictions",
-    )
+    names = [name for name in PathsConfig.model_fields if name != "mlflow_db"]
     return PathsConfig(mlflow_db=mlflow_db, **{name: name for name in names})
 
 
