@@ -1,0 +1,56 @@
+"""`python -m pipeline.run`, the Hydra entry point, in a private copy of the project."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+PARENT_TAG = "mlflow.parentRunId"
+
+
+def job_and_parent_runs(runs: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Split runs into jobs and the parent runs that other runs point to."""
+    parent_ids = {r.data.tags[PARENT_TAG] for r in runs if PARENT_TAG in r.data.tags}
+    jobs = [r for r in runs if r.info.run_id not in parent_ids]
+    parents = [r for r in runs if r.info.run_id in parent_ids]
+    return jobs, parents
+
+
+def test_multirun_sweep_records_one_finished_run_per_job(project: Any) -> None:
+    result = project.run("python", "-m", "pipeline.run", "-m", "optimizer=sgd,adam", "training.epochs=2")
+    assert "Traceback" not in result.stderr, result.stderr[-4000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [], errors
+
+    jobs, parents = job_and_parent_runs(project.runs())
+    assert len(jobs) == 2, [r.info.run_name for r in jobs]
+    assert sorted(r.data.params["optimizer.name"] for r in jobs) == ["adam", "sgd"]
+    for parent in parents:  # a sweep may group its jobs under one parent run
+        assert parent.info.status == "FINISHED", parent.info
+    assert len(parents) <= 1, [r.info.run_name for r in parents]
+    if parents:
+        assert all(r.data.tags[PARENT_TAG] == parents[0].info.run_id for r in jobs)
+    client = project.client()
+    for run in jobs:
+        assert run.info.status == "FINISHED", run.info
+        assert run.data.tags.get("model_uri"), f"run {run.info.run_id} has no model_uri tag"
+        assert run.data.params["training.epochs"] == "2"
+        val_loss = client.get_metric_history(run.info.run_id, "val_loss")
+        assert sorted(m.step for m in val_loss) == [1, 2]
+        assert math.isfinite(run.data.metrics["validation_mse_scaled"])
+
+    # Each job writes its own outputs; the DVC-tracked data folders are left alone.
+    job_metrics = sorted((project.path / "outputs" / "sweeps").glob("*/*/metrics.json"))
+    assert len(job_metrics) == 2, job_metrics
+    assert not (project.path / "data" / "processed").exists()
+    assert not (project.path / "models").exists()
+
+
+def test_invalid_config_is_one_error_line_and_no_run(project: Any) -> None:
+    result = project.run("python", "-m", "pipeline.run", "optimizer.learning_rate=-1", check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr[-4000:]
+    naming = [line for line in result.stderr.splitlines() if "optimizer.learning_rate" in line]
+    assert len(naming) == 1, result.stderr[-4000:]
+    assert naming[0].startswith("error:"), naming[0]
+    assert project.runs() == []
