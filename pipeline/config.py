@@ -196,6 +196,8 @@ class TrackingConfig(_Strict):
     run_name: str = Field(min_length=1)
     sweep_name: str = Field(default="sweep", min_length=1)
     log_model: bool = True
+    http_timeout_s: int = Field(default=5, ge=1)  # a tracking server's reply, per request
+    http_retries: int = Field(default=2, ge=0)
 
 
 class PathsConfig(_Strict):

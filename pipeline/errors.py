@@ -11,9 +11,13 @@ class PipelineError(Exception):
 
 
 def run_cli(main: Callable[[], object]) -> None:
-    """Run a stage entry point; a PipelineError becomes one line on stderr and exit status 2."""
+    """Run a stage entry point; a PipelineError becomes one line on stderr and exit status 2,
+    an interrupt one line and exit status 130."""
     try:
         main()
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.Terminated)
+        print(f"interrupted: {err or 'Ctrl-C'}; the MLflow run, if any, is marked KILLED", file=sys.stderr)
+        raise SystemExit(130) from None

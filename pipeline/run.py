@@ -117,7 +117,11 @@ def main() -> None:
     if not config_dir.is_dir():
         print(f"error: {config_dir} not found; run from the project root", file=sys.stderr)
         raise SystemExit(2)
-    hydra.main(version_base="1.3", config_path=str(config_dir), config_name="config")(_job)()
+    try:
+        hydra.main(version_base="1.3", config_path=str(config_dir), config_name="config")(_job)()
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.Terminated)
+        print(f"interrupted: {err or 'Ctrl-C'}; the MLflow run, if any, is marked KILLED", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import PathsConfig, TrackingConfig
+from pipeline.errors import PipelineError
 
 PARAM_VALUE_LIMIT = 6000
 BATCH_LIMIT = 1000
@@ -49,6 +51,34 @@ def resolve_tracking_uri(tracking: TrackingConfig, paths: PathsConfig, root: Pat
     db = Path(paths.mlflow_db)
     db = db if db.is_absolute() else (root or project_root()) / db
     return f"sqlite:///{db.resolve()}"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt so the run ends KILLED instead of staying RUNNING."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(f"terminated by signal {signum}")
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises Terminated (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def http_settings(tracking: TrackingConfig) -> None:
+    """Bound how long a tracking server may keep a run waiting (MLflow's default: minutes)."""
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(tracking.http_timeout_s)
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(tracking.http_retries)
+    os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
 
 
 def quiet_environment() -> None:
@@ -238,6 +268,20 @@ class RunRecorder:
         self.client.set_terminated(self.run_id, status)
 
 
+def reach(uri: str, call: Callable[[], str]) -> str:
+    """The first call to the store; an unreachable server becomes one PipelineError naming it."""
+    try:
+        return call()
+    except Exception as err:
+        if not uri.startswith(("http://", "https://")):
+            raise
+        reason = str(err).splitlines()[0][:300]
+        raise PipelineError(
+            f"tracking server {uri} is unreachable ({type(err).__name__}: {reason}); start it, or "
+            "point tracking.uri elsewhere (tracking.http_timeout_s and tracking.http_retries bound the wait)"
+        ) from None
+
+
 def artifact_location(uri: str, paths: PathsConfig, root: Path | None = None) -> str | None:
     """Where a new experiment keeps artifacts: `paths.mlflow_artifacts` under the project root
     for a local store (MLflow's default, ./mlruns of whatever folder the process runs in, would
@@ -281,12 +325,15 @@ def tracked_run(
         yield None
         return
     quiet_environment()
+    http_settings(tracking)
     from mlflow import MlflowClient
 
     uri = resolve_tracking_uri(tracking, paths)
     client = MlflowClient(uri)
     if run_id is None:
-        experiment_id = _experiment_id(client, tracking.experiment, artifact_location(uri, paths))
+        experiment_id = reach(
+            uri, lambda: _experiment_id(client, tracking.experiment, artifact_location(uri, paths))
+        )
         tags = {**(tags or {}), **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
         run = client.create_run(experiment_id, run_name=run_name, tags=tags)
     else:
@@ -294,7 +341,8 @@ def tracked_run(
         client.update_run(run_id, status="RUNNING")
     recorder = RunRecorder(uri, run.info.run_id, run.info.experiment_id)
     try:
-        yield recorder
+        with sigterm_as_interrupt():
+            yield recorder
     except KeyboardInterrupt:
         recorder.set_tags({RUN_STATUS_TAG: "killed"})
         recorder.end("KILLED")
