@@ -6,6 +6,7 @@ between jobs that share a process (Hydra's joblib launcher reuses workers).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -27,7 +28,8 @@ from pipeline.config import PathsConfig, TrackingConfig
 from pipeline.errors import PipelineError
 
 PARAM_VALUE_LIMIT = 6000
-BATCH_LIMIT = 1000
+BATCH_LIMIT = 1000  # MLflow's maximum metrics per log_batch
+SEND_EVERY = 200  # queued metrics are sent in small batches, so most go out during training
 FLUSH_EVERY_S = 10.0
 RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
 
@@ -91,6 +93,7 @@ def quiet_environment() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+@functools.lru_cache(maxsize=8)
 def git_commit(cwd: Path | None = None) -> str | None:
     try:
         out = subprocess.run(
@@ -172,7 +175,7 @@ class RunRecorder:
 
         now = int(time.time() * 1000)
         self._pending.extend(Metric(k, float(v), now, step) for k, v in metrics.items() if _finite(v))
-        if time.monotonic() - self._last_flush > FLUSH_EVERY_S or len(self._pending) >= BATCH_LIMIT:
+        if time.monotonic() - self._last_flush > FLUSH_EVERY_S or len(self._pending) >= SEND_EVERY:
             self.flush()
 
     def flush(self) -> None:
@@ -217,10 +220,10 @@ class RunRecorder:
         self._submit(lambda: self._log_model(Path(keras_file), Path(preprocessing_file), dict(raw_dtypes)))
 
     def _log_model(self, keras_file: Path, preprocessing_file: Path, raw_dtypes: dict[str, str]) -> None:
-        """Log the raw-rows pyfunc model (the `.keras` network inside); return its model URI."""
+        """Log the raw-rows pyfunc model (the `.keras` network inside) and tag its model URI."""
         import mlflow
         import mlflow.pyfunc
-        from mlflow.models import ModelSignature
+        from mlflow.models import Model, ModelSignature
         from mlflow.types import ColSpec, Schema
 
         import pipeline
@@ -239,13 +242,15 @@ class RunRecorder:
             outputs=Schema([ColSpec("double")]),
         )
         package_dir = Path(pipeline.__file__).parent
-        mlflow.set_tracking_uri(self.uri)
-        # pyfunc.log_model logs into the active run; leaving the `with` marks it FINISHED,
-        # and `end()` then sets the status that is true.
-        with mlflow.start_run(run_id=self.run_id), warnings.catch_warnings():
+        mlflow.set_tracking_uri(self.uri)  # Model.log addresses the store through it
+        with warnings.catch_warnings():
             # no input example on purpose: the signature is explicit (mlflow #16183)
             warnings.filterwarnings("ignore", message=".*input example.*")
-            info = mlflow.pyfunc.log_model(
+            # Model.log with run_id: what pyfunc.log_model does, without making the run active
+            info = Model.log(
+                artifact_path=None,
+                flavor=mlflow.pyfunc,
+                run_id=self.run_id,
                 name="model",
                 python_model=str(package_dir / "serving_model.py"),
                 artifacts={"keras_model": str(keras_file), "preprocessing": str(preprocessing_file)},
