@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.config import Config, SplitConfig, load_config
 from pipeline.errors import PipelineError, run_cli
-from pipeline.features import fit_standardizer
+from pipeline.features import encoded_names, fit_standardizer
 from pipeline.fingerprint import data_fingerprint
 from pipeline.io import atomic_dir, md5_file, read_json, write_json
 from pipeline.normalize import NORMALIZED_FILE, SCHEMA_FILE
@@ -64,6 +64,12 @@ def fit_scaler(train: pd.DataFrame, schema: dict[str, Any]) -> dict[str, Any]:
     constant = [f for f in features if train[f].nunique(dropna=False) <= 1]
     if constant:
         warnings.warn(f"constant feature column(s) {constant} are kept unscaled", stacklevel=2)
+    # One-hot columns stay 0/1: standardized, a rare category becomes a huge input
+    # (California's ISLAND: 64) that blows up SGD whenever its row is in a batch.
+    one_hot = set(encoded_names([], schema.get("categorical", {})))
+    for index, name in enumerate(features):
+        if name in one_hot:
+            stats["mean"][index], stats["std"][index] = 0.0, 1.0
     target = fit_standardizer(train[[schema["target"]]].to_numpy())
     return {
         "features": {"names": features, **stats},

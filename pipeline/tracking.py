@@ -223,7 +223,7 @@ class RunRecorder:
         """Log the raw-rows pyfunc model (the `.keras` network inside) and tag its model URI."""
         import mlflow
         import mlflow.pyfunc
-        from mlflow.models import Model, ModelSignature
+        from mlflow.models import ModelSignature
         from mlflow.types import ColSpec, Schema
 
         import pipeline
@@ -242,15 +242,15 @@ class RunRecorder:
             outputs=Schema([ColSpec("double")]),
         )
         package_dir = Path(pipeline.__file__).parent
-        mlflow.set_tracking_uri(self.uri)  # Model.log addresses the store through it
-        with warnings.catch_warnings():
+        mlflow.set_tracking_uri(self.uri)
+        # pyfunc.log_model logs into the active run (and creates the model in the run's
+        # experiment, with its artifact location); leaving the `with` marks the run
+        # FINISHED, and `end()` then sets the status that is true. (Model.log(run_id=...)
+        # without an active run files the model under the Default experiment instead.)
+        with mlflow.start_run(run_id=self.run_id), warnings.catch_warnings():
             # no input example on purpose: the signature is explicit (mlflow #16183)
             warnings.filterwarnings("ignore", message=".*input example.*")
-            # Model.log with run_id: what pyfunc.log_model does, without making the run active
-            info = Model.log(
-                artifact_path=None,
-                flavor=mlflow.pyfunc,
-                run_id=self.run_id,
+            info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(package_dir / "serving_model.py"),
                 artifacts={"keras_model": str(keras_file), "preprocessing": str(preprocessing_file)},

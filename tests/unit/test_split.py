@@ -123,3 +123,24 @@ def test_fit_scaler_warns_about_a_constant_fractional_feature() -> None:
         scaler = fit_scaler(train, SCHEMA)
     assert scaler["constant_features"] == ["x2"]
     assert scaler["features"]["std"][1] == 1.0
+
+
+def test_one_hot_columns_are_not_standardized_so_rare_categories_stay_small():
+    # 1 island among 100 rows: standardized, its indicator would be ~10 (64 in California housing)
+    train = pd.DataFrame(
+        {
+            "rooms": np.arange(100, dtype=float),
+            "place_inland": [1.0] * 99 + [0.0],
+            "place_island": [0.0] * 99 + [1.0],
+            "price": np.arange(100, dtype=float),
+        }
+    )
+    schema = {
+        "encoded_features": ["rooms", "place_inland", "place_island"],
+        "categorical": {"place": ["inland", "island"]},
+        "target": "price",
+    }
+    scaler = fit_scaler(train, schema)
+    assert scaler["features"]["mean"][1:] == [0.0, 0.0]
+    assert scaler["features"]["std"][1:] == [1.0, 1.0]
+    assert scaler["features"]["std"][0] == pytest.approx(np.arange(100).std())
