@@ -1,0 +1,385 @@
+"""Every experiment preset in conf/experiment/ runs, shrunk, as the one command the README gives.
+
+Each preset is a Hydra sweep: its jobs become child runs of one MLflow parent run tagged with
+the preset's name, and the sweep ends with a comparison (one row per job) written beside the
+sweep and logged on the parent. Command-line sweep overrides take precedence over a preset's
+`hydra.sweeper.params`, which is how each preset is shrunk here (fewer epochs, fewer values).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sweep_helpers import (
+    ROOT,
+    Sweep,
+    assert_models_in_store,
+    assert_parent_report,
+    command_env,
+    hydra_value,
+    run_command_checked,
+    run_sweep,
+)
+
+PRESET_DIR = ROOT / "conf" / "experiment"
+
+
+def by_param(runs: list[Any], key: str) -> dict[str, Any]:
+    """Runs keyed by one param's value (asserting the values are distinct)."""
+    keyed = {r.data.params.get(key): r for r in runs}
+    values = [r.data.params.get(key) for r in runs]
+    assert len(keyed) == len(runs), f"{key} does not tell the runs apart: {values}"
+    return keyed
+
+
+def finite_metrics(run: Any) -> None:
+    bad = {k: v for k, v in run.data.metrics.items() if not math.isfinite(v)}
+    assert not bad, f"run {run.info.run_name} recorded non-finite metrics {bad}"
+
+
+def assert_diverged(run: Any, epoch: str = "1") -> None:
+    """A diverged run says so: run_status, FAILED, the epoch tagged, no NaN written."""
+    tags = run.data.tags
+    assert tags.get("run_status") == "diverged", tags
+    assert run.info.status == "FAILED", f"{run.info.run_name}: {run.info.status}"
+    if epoch:
+        assert tags.get("diverged_epoch") == epoch, tags
+    finite_metrics(run)
+
+
+def assert_finished(run: Any) -> None:
+    assert run.info.status == "FINISHED", f"{run.info.run_name}: {run.info.status} {run.data.tags}"
+    assert run.data.tags.get("run_status") in ("finished", "early_stopped"), run.data.tags
+    assert math.isfinite(run.data.metrics["validation_mse_scaled"]), run.data.metrics
+    finite_metrics(run)
+
+
+# ---- per-preset expectations -------------------------------------------------------------------
+
+
+def check_target_scaling(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    runs_by = by_param(runs, "training.scale_target")
+    assert set(runs_by) == {"False", "True"}
+    assert_diverged(runs_by["False"], epoch="1")
+    assert runs_by["False"].data.tags.get("diverged_batch"), runs_by["False"].data.tags
+    assert_finished(runs_by["True"])
+    status = {r["training.scale_target"]: r["status"] for r in rows}
+    assert status == {"False": "diverged", "True": "finished"}, rows
+    # the table explains the divergence and ranks the run that converged first
+    diverged_row = next(r for r in rows if r["status"] == "diverged")
+    assert "non-finite loss in epoch 1" in diverged_row["note"], diverged_row
+    assert rows[0]["status"] == "finished", rows
+
+
+def check_initializers(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    runs_by = by_param(runs, "model.initializer")
+    assert set(runs_by) == {
+        "glorot_uniform",
+        "glorot_normal",
+        "he_normal",
+        "he_uniform",
+        "lecun_normal",
+        "lecun_uniform",
+        "random_normal",
+        "zeros",
+    }
+    for name, run in runs_by.items():
+        expected = "tanh" if name == "lecun_normal" else "relu"
+        assert run.data.params["model.activation"] == expected, (name, run.data.params["model.activation"])
+        assert_finished(run)
+    assert "stddev" in runs_by["random_normal"].data.params["model.initializer_args"]
+    assert {r["model.initializer"] for r in rows} == set(runs_by)
+    lecun = next(r for r in rows if r["model.initializer"] == "lecun_normal")
+    assert lecun["model.activation"] == "tanh", lecun
+
+
+def check_optimizers(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    seen = {
+        (
+            r.data.params["optimizer.name"],
+            float(r.data.params["optimizer.learning_rate"]),
+            r.data.params["optimizer.schedule.name"],
+        )
+        for r in runs
+    }
+    assert seen == {
+        ("sgd", 0.01, "none"),
+        ("rmsprop", 0.001, "none"),
+        ("adam", 0.001, "none"),
+        ("momentum", 0.03, "inverse_time"),
+    }, seen
+    momentum = next(r for r in runs if r.data.params["optimizer.name"] == "momentum")
+    assert float(momentum.data.params["optimizer.momentum"]) == 0.9
+    for run in runs:
+        assert_finished(run)
+        assert run.data.params["training.epochs"] == "2"
+    assert {r["optimizer.name"] for r in rows} == {"sgd", "rmsprop", "adam", "momentum"}
+    schedule = {r["optimizer.name"]: r["optimizer.schedule.name"] for r in rows}
+    assert schedule["momentum"] == "inverse_time", rows
+
+
+def check_learning_rates(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    runs_by = {float(k): v for k, v in by_param(runs, "optimizer.learning_rate").items()}
+    assert set(runs_by) == {1e-6, 1e-2, 1.0}
+    assert all(r.data.params["optimizer.name"] == "sgd" for r in runs)
+    assert_diverged(runs_by[1.0], epoch="")
+    assert_finished(runs_by[1e-6])
+    assert_finished(runs_by[1e-2])
+    status = {float(r["optimizer.learning_rate"]): r["status"] for r in rows}
+    assert status == {1e-6: "finished", 1e-2: "finished", 1.0: "diverged"}, rows
+
+
+def check_early_stopping(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    epochs = 40
+    stopped = 0
+    for run in runs:
+        params, tags = run.data.params, run.data.tags
+        assert_finished(run)
+        if params["training.early_stopping.enabled"] == "False":
+            assert tags["run_status"] == "finished", tags
+            assert tags["epochs_run"] == str(epochs), tags
+            assert "stopped_epoch" not in tags and "best_epoch" not in tags, tags
+            continue
+        if tags["run_status"] == "early_stopped":
+            stopped += 1
+            stop, best = int(tags["stopped_epoch"]), int(tags["best_epoch"])
+            patience = int(params["training.early_stopping.patience"])
+            assert 1 <= best < stop < epochs, tags
+            assert stop - best >= patience, (patience, tags)
+            assert int(tags["epochs_run"]) == stop, tags
+            history = sweep.client().get_metric_history(run.info.run_id, "val_loss")
+            assert max(m.step for m in history) == stop, "val_loss recorded past the stopping epoch"
+        else:
+            assert tags["run_status"] == "finished" and tags["epochs_run"] == str(epochs), tags
+            assert "stopped_epoch" not in tags, tags
+    patience_values = sorted(
+        int(r.data.params["training.early_stopping.patience"])
+        for r in runs
+        if r.data.params["training.early_stopping.enabled"] == "True"
+    )
+    assert patience_values == [2, 3, 10], patience_values
+    assert stopped >= 1, "no run stopped early within 40 epochs, not even with patience 2"
+    for row in rows:
+        if row["status"] == "early_stopped":
+            assert row["note"].startswith("stopped at epoch"), row
+
+
+def check_capacity_width(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    seen = sorted((r.data.params["model.hidden_units"], r.data.params["training.seed"]) for r in runs)
+    assert seen == [("[2]", "1"), ("[2]", "2"), ("[8]", "1"), ("[8]", "2")], seen
+    assert all(r.data.params["dataset.name"] == "synthetic" for r in runs)
+    for run in runs:
+        assert_finished(run)
+    text = sweep.comparison_md()
+    assert "## Mean and spread over seeds" in text, text
+    summary = text.split("## Mean and spread over seeds", 1)[1]
+    body = [line for line in summary.splitlines() if line.startswith("| [")]
+    assert len(body) == 2, summary  # one line per width, its two seeds pooled
+    assert "validation_mse_scaled_mean" in summary and "validation_mse_scaled_std" in summary, summary
+
+
+def check_capacity_depth(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    units = sorted(r.data.params["model.hidden_units"] for r in runs)
+    assert units == sorted(
+        ["[16]", "[16, 16]", "[16, 16, 16]", "[16, 16, 16, 16]", "[1024, 1024, 1024, 1024, 1024]"]
+    ), units
+    assert {r["model.hidden_units"] for r in rows} == set(units)
+    for run in runs:
+        assert_finished(run)
+
+
+def check_regularization(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    pairs = {(float(r.data.params["model.l1"]), float(r.data.params["model.l2"])) for r in runs}
+    assert pairs == {(0.0, 0.0), (0.0, 0.01), (0.0, 0.001), (0.01, 0.0), (0.001, 0.0)}, pairs
+    for run in runs:
+        assert_finished(run)
+        # the penalty is in the loss; the plain MSE is recorded beside it
+        assert "validation_mse_scaled" in run.data.metrics
+
+
+def check_cv_rows(rows: list[dict[str, str]], runs: list[Any]) -> None:
+    """Every job cross-validated (3 folds) and trained: a finite CV score, better than the mean."""
+    for row in rows:
+        assert row["status"] == "finished", f"{row['run']}: {row['status']} ({row['note']})"
+        assert row.get("cv_val_mse_mean"), row
+        score = float(row["cv_val_mse_mean"])
+        # on the standardized target, predicting the training mean scores about 1.0
+        assert math.isfinite(score) and score < 1.0, (
+            f"{row['run']}: cv_val_mse_mean {score}, worse than predicting the mean (1.0)"
+        )
+    for run in runs:
+        assert run.data.params["training.cv_folds"] == "3"
+        assert {f"cv_fold{i}_val_mse" for i in (1, 2, 3)} <= set(run.data.metrics), run.data.metrics
+        assert run.data.params["dataset.name"] == "california_housing"
+        assert_finished(run)
+
+
+def check_random_search(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    check_cv_rows(rows, runs)
+    for run in runs:
+        assert 0 <= int(run.data.params["model.depth"]) <= 3
+        assert 1 <= int(run.data.params["model.width"]) <= 99
+        assert 3e-4 <= float(run.data.params["optimizer.learning_rate"]) <= 3e-2
+    results = sweep.sweep_dir / "optimization_results.yaml"
+    assert results.is_file(), sweep.output()
+    best = yaml.safe_load(results.read_text())
+    assert set(best["best_params"]) == {"model.depth", "model.width", "optimizer.learning_rate"}, best
+    # the best value Optuna reports is the best cross-validated MSE of the two runs
+    scores = [float(r["cv_val_mse_mean"]) for r in rows]
+    assert math.isclose(float(best["best_value"]), min(scores), rel_tol=1e-6), (best, scores)
+    parent = sweep.parent()
+    assert "optimization_results.yaml" in sweep.artifact_paths(parent.info.run_id), sweep.artifact_paths(
+        parent.info.run_id
+    )
+
+
+def check_grid_search(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    seen = sorted(
+        (
+            r.data.params["model.depth"],
+            r.data.params["model.width"],
+            float(r.data.params["optimizer.learning_rate"]),
+            r.data.params["model.hidden_units"],
+        )
+        for r in runs
+    )
+    assert seen == [("0", "16", 0.03, "[]"), ("1", "16", 0.03, "[16]")], seen
+    # lr 3e-2 is in the preset's grid (and the random search's range): both networks must train
+    check_cv_rows(rows, runs)
+
+
+@dataclass(frozen=True)
+class Preset:
+    overrides: tuple[str, ...]
+    rows: int
+    check: Callable[[Sweep, list[dict[str, str]], list[Any]], None]
+    housing: bool = False
+    returncode: int = 0
+
+
+PRESETS: dict[str, Preset] = {
+    "target_scaling": Preset(("training.epochs=2",), 2, check_target_scaling),
+    "initializers": Preset(("training.epochs=2",), 8, check_initializers),
+    "optimizers": Preset(("training.epochs=2",), 4, check_optimizers),
+    "learning_rates": Preset(("training.epochs=2",), 3, check_learning_rates),
+    "early_stopping": Preset(("training.epochs=40",), 4, check_early_stopping),
+    "capacity_width": Preset(
+        ("training.epochs=2", "model.hidden_units=[2],[8]", "training.seed=1,2"), 4, check_capacity_width
+    ),
+    "capacity_depth": Preset(("training.epochs=2", "training.seed=1"), 5, check_capacity_depth),
+    "regularization": Preset(("training.epochs=2",), 5, check_regularization),
+    "random_search": Preset(
+        ("training.epochs=2", "hydra.sweeper.n_trials=2"), 2, check_random_search, housing=True
+    ),
+    "grid_search": Preset(
+        ("training.epochs=1", "model.depth=0,1", "model.width=16", "optimizer.learning_rate=3e-2"),
+        2,
+        check_grid_search,
+        housing=True,
+    ),
+}
+
+
+def test_every_preset_is_covered() -> None:
+    on_disk = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    assert on_disk == sorted(PRESETS), "a preset in conf/experiment/ has no shrunk run in this test"
+
+
+@pytest.fixture(scope="module")
+def preset_sweeps(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Sweep]:
+    """Run a preset's shrunk sweep once per module (the compare test reuses one)."""
+    done: dict[str, Sweep] = {}
+
+    def sweep(name: str, housing: Path | None = None) -> Sweep:
+        if name not in done:
+            preset = PRESETS[name]
+            extra = [f"dataset.path={hydra_value(housing)}"] if preset.housing else []
+            done[name] = run_sweep(
+                tmp_path_factory.mktemp(f"preset-{name}"), f"+experiment={name}", *preset.overrides, *extra
+            )
+        return done[name]
+
+    return sweep
+
+
+# Presets whose code paths the default run already covers (a config group swept, divergence,
+# several layers) run only with the slow tests, so `make test` stays within a few minutes.
+SLOW = {"initializers", "learning_rates", "capacity_depth", "regularization"}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, id=n, marks=[pytest.mark.slow] if n in SLOW else []) for n in PRESETS]
+)
+def test_preset_runs_shrunk_and_compares_every_job(
+    name: str, preset_sweeps: Callable[..., Sweep], request: pytest.FixtureRequest
+) -> None:
+    preset = PRESETS[name]
+    housing = request.getfixturevalue("housing_csv") if preset.housing else None
+    sweep = preset_sweeps(name, housing)
+
+    assert sweep.returncode == preset.returncode, sweep.output()
+    assert "Traceback" not in sweep.stderr, sweep.output()
+    assert "job(s) failed" not in sweep.stderr, sweep.output()
+
+    rows = sweep.comparison_rows()
+    assert len(rows) == preset.rows, f"{len(rows)} comparison rows, want {preset.rows}\n{sweep.output()}"
+    parent = assert_parent_report(sweep, name)
+    assert parent.data.metrics.get("jobs") == preset.rows, parent.data.metrics
+    assert parent.data.metrics.get("jobs_failed") == 0, parent.data.metrics
+
+    runs = sweep.children()
+    assert len(runs) == preset.rows, [r.info.run_name for r in runs]
+    assert {r["run_id"] for r in rows} == {r.info.run_id for r in runs}, "table rows are not the sweep's runs"
+    for run in runs:
+        assert run.data.tags.get("model_uri") or run.data.tags.get("run_status") == "diverged", run.data.tags
+    # the terminal shows the same table
+    assert f"{name}: {preset.rows} run(s), sorted by" in sweep.stdout, sweep.output()
+
+    preset.check(sweep, rows, runs)
+
+
+def test_compare_reprints_the_latest_preset_sweep(
+    preset_sweeps: Callable[..., Sweep], tmp_path: Path
+) -> None:
+    """`python -m pipeline.compare --preset optimizers` re-prints the sweep's table from MLflow."""
+    sweep = preset_sweeps("optimizers")
+    assert sweep.returncode == 0, sweep.output()
+    params = tmp_path / "params.yaml"
+    env = command_env()
+    run_command_checked(
+        ["python", "-m", "pipeline.compose", f"tracking.uri={sweep.uri}", "--output", str(params)], env
+    )
+    out = tmp_path / "compare"
+    result = run_command_checked(
+        ["python", "-m", "pipeline.compare", "--preset", "optimizers"]
+        + ["--params", str(params), "--out", str(out)],
+        env,
+    )
+    rows = sweep.comparison_rows()
+    parent = sweep.parent()
+    assert result.stdout.startswith(f"{parent.info.run_name}: 4 run(s), sorted by validation_mse_scaled"), (
+        result.stdout
+    )
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + len(rows), result.stdout  # header and one line per run
+    printed_runs = [line.split("|")[1].strip() for line in table[1:]]
+    assert printed_runs == [r["run"] for r in rows], (printed_runs, rows)  # same runs, same order
+    for name in ("comparison.csv", "comparison.md", "learning_curves.png"):
+        assert (out / name).is_file(), sorted(p.name for p in out.iterdir())
+
+
+def test_preset_models_are_logged_with_their_runs(preset_sweeps: Callable[..., Sweep]) -> None:
+    """Each job's model is in the sweep's experiment, its files in paths.mlflow_artifacts."""
+    sweep = preset_sweeps("optimizers")
+    assert sweep.returncode == 0, sweep.output()
+    runs = sweep.children()
+    assert len(runs) == 4
+    assert_models_in_store(sweep, runs)
+    stray = sorted(str(p.relative_to(sweep.store)) for p in (sweep.store / "mlruns").rglob("MLmodel"))
+    assert not stray, f"models written to ./mlruns of the process, outside the configured store: {stray}"
