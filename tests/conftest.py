@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline.compose import compose_config
 from pipeline.config import Config
@@ -33,24 +34,14 @@ def isolated_tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         pytest.fail(f"the test left MLflow run {active.info.run_id} active")
 
 
+def default_paths() -> dict[str, str]:
+    """conf/paths/default.yaml: every path the project writes, relative to its root."""
+    return yaml.safe_load((ROOT / "conf" / "paths" / "default.yaml").read_text(encoding="utf-8"))
+
+
 def tmp_paths(tmp_path: Path) -> list[str]:
     """Overrides that point every configured path into `tmp_path`."""
-    names = {
-        "raw_dir": "data/raw",
-        "interim_dir": "data/interim",
-        "processed_dir": "data/processed",
-        "download_dir": "data/downloads",
-        "prepared_cache": "data/prepared",
-        "model_dir": "models",
-        "history": "reports/history.csv",
-        "metrics": "reports/metrics.json",
-        "predictions": "reports/predictions.csv",
-        "mlflow_db": "mlflow.db",
-        "mlflow_artifacts": "mlartifacts",
-        "train_figures": "reports/figures/train",
-        "eval_figures": "reports/figures/evaluate",
-    }
-    return [f"paths.{key}={tmp_path / value}" for key, value in names.items()]
+    return [f"paths.{key}={tmp_path / value}" for key, value in default_paths().items()]
 
 
 @pytest.fixture

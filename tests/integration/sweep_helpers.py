@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 EXPERIMENT = "keras-regression"
@@ -29,21 +31,7 @@ SWEEP_TIMEOUT_S = 900
 DECOY_DB = "decoy-env-store.db"  # $MLFLOW_TRACKING_URI's store: tracking.uri must win over it
 
 # Every key of conf/paths/default.yaml a sweep job could write to, relative to the tmp folder.
-PATH_KEYS = {
-    "raw_dir": "data/raw",
-    "interim_dir": "data/interim",
-    "processed_dir": "data/processed",  # empty: the job prepares its data into prepared_cache
-    "download_dir": "data/downloads",
-    "prepared_cache": "data/prepared",
-    "model_dir": "models",
-    "history": "reports/history.csv",
-    "metrics": "reports/metrics.json",
-    "predictions": "reports/predictions.csv",
-    "train_figures": "reports/figures/train",
-    "eval_figures": "reports/figures/evaluate",
-    "mlflow_db": "mlflow.db",
-    "mlflow_artifacts": "mlartifacts",
-}
+PATH_KEYS = yaml.safe_load((ROOT / "conf" / "paths" / "default.yaml").read_text(encoding="utf-8"))
 
 
 def command_env(extra: dict[str, str] | None = None, drop: Sequence[str] = ()) -> dict[str, str]:

@@ -176,9 +176,7 @@ def test_missing_required_key_is_named(raw: dict[str, Any]) -> None:
 
 
 def test_every_problem_is_in_one_error(raw: dict[str, Any]) -> None:
-    message = problem(
-        changed(raw, optimizer__name="adm", training__batch_size=0, model__activation="nope")
-    )
+    message = problem(changed(raw, optimizer__name="adm", training__batch_size=0, model__activation="nope"))
     assert "optimizer.name" in message
     assert "training.batch_size" in message
     assert "model.activation" in message
@@ -231,15 +229,11 @@ def test_diabetes_preset_composes(make_config: MakeConfig) -> None:
     assert cfg.split.validation == pytest.approx(0.2)
 
 
-def test_facebook_checksum_matches_the_shared_file(
-    make_config: MakeConfig, facebook_csv: Path
-) -> None:
+def test_facebook_checksum_matches_the_shared_file(make_config: MakeConfig, facebook_csv: Path) -> None:
     assert make_config("dataset=facebook").dataset.sha256 == sha256_file(facebook_csv)
 
 
-def test_housing_checksum_matches_the_shared_file(
-    make_config: MakeConfig, housing_csv: Path
-) -> None:
+def test_housing_checksum_matches_the_shared_file(make_config: MakeConfig, housing_csv: Path) -> None:
     assert make_config("dataset=california_housing").dataset.sha256 == sha256_file(housing_csv)
 
 

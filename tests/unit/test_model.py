@@ -33,9 +33,7 @@ def kernels(model: keras.Model) -> list[np.ndarray]:
     return [keras.ops.convert_to_numpy(layer.kernel) for layer in dense_layers(model)]
 
 
-@pytest.mark.parametrize(
-    ("units", "activation"), [([8], "relu"), ([16, 8, 4], "tanh"), ([3, 5], "selu")]
-)
+@pytest.mark.parametrize(("units", "activation"), [([8], "relu"), ([16, 8, 4], "tanh"), ([3, 5], "selu")])
 def test_layers_follow_the_config(units: list[int], activation: str) -> None:
     model = build_model(7, ModelConfig(hidden_units=units, activation=activation))
     layers = dense_layers(model)
@@ -61,9 +59,7 @@ def test_no_hidden_layers_is_linear_regression() -> None:
 
 @pytest.mark.parametrize("name", get_args(Initializer))
 def test_every_initializer_builds(name: str) -> None:
-    config = ModelConfig(
-        hidden_units=[4], initializer=name, initializer_args=INITIALIZER_ARGS.get(name, {})
-    )
+    config = ModelConfig(hidden_units=[4], initializer=name, initializer_args=INITIALIZER_ARGS.get(name, {}))
     model = build_model(3, config)
     for kernel in kernels(model):
         assert np.isfinite(kernel).all()
@@ -114,9 +110,7 @@ def test_penalty_attaches_a_regularizer(key: str) -> None:
 
 
 def test_l2_penalty_equals_the_sum_of_squared_weights() -> None:
-    config = ModelConfig(
-        hidden_units=[], initializer="constant", initializer_args={"value": 0.5}, l2=0.1
-    )
+    config = ModelConfig(hidden_units=[], initializer="constant", initializer_args={"value": 0.5}, l2=0.1)
     model = build_model(4, config)
     (loss,) = model.losses
     assert float(keras.ops.convert_to_numpy(loss)) == pytest.approx(0.1 * 4 * 0.25)

@@ -100,9 +100,7 @@ def test_fit_scaler_uses_only_training_rows() -> None:
 
 def test_fit_scaler_after_partition_matches_the_train_part() -> None:
     rng = np.random.default_rng(3)
-    full = pd.DataFrame(
-        {"x1": rng.normal(size=40), "x2": rng.normal(size=40) * 5, "y": np.arange(40.0)}
-    )
+    full = pd.DataFrame({"x1": rng.normal(size=40), "x2": rng.normal(size=40) * 5, "y": np.arange(40.0)})
     parts = partition(full, {"train": 20, "validation": 12, "test": 8}, seed=1)
     scaler = fit_scaler(parts["train"], SCHEMA)
     assert scaler["target"]["mean"] == pytest.approx(parts["train"]["y"].mean())

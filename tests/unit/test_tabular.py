@@ -23,12 +23,8 @@ def test_reads_a_well_formed_file(tmp_path: Path) -> None:
     assert frame["Type"].tolist() == ["Photo", "Status"]
 
 
-@pytest.mark.parametrize(
-    ("actual", "configured"), [(";", ","), ("\t", ","), ("|", ","), (",", ";")]
-)
-def test_wrong_separator_suggests_the_right_one(
-    tmp_path: Path, actual: str, configured: str
-) -> None:
+@pytest.mark.parametrize(("actual", "configured"), [(";", ","), ("\t", ","), ("|", ","), (",", ";")])
+def test_wrong_separator_suggests_the_right_one(tmp_path: Path, actual: str, configured: str) -> None:
     text = actual.join(["Page total likes", "Type", "like"]) + "\n"
     text += actual.join(["139441", "Photo", "79"]) + "\n"
     with pytest.raises(PipelineError) as info:

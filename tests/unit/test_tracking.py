@@ -72,9 +72,7 @@ def test_default_is_an_absolute_sqlite_uri_at_the_root(
     assert uri.startswith("sqlite:////")  # three slashes, then an absolute path
 
 
-def test_default_sqlite_uri_from_a_dvc_queue_job(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_sqlite_uri_from_a_dvc_queue_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     job = tmp_path / "repo" / ".dvc" / "tmp" / "exps" / "tmpabc"
     job.mkdir(parents=True)
@@ -109,9 +107,7 @@ def test_recorded_params_hide_credentials(make_config: MakeConfig, uri: str, sho
 
 
 @pytest.mark.parametrize("uri", [None, "http://host:5000", "sqlite:////tmp/mlflow.db"])
-def test_recorded_params_keep_a_uri_without_credentials(
-    make_config: MakeConfig, uri: str | None
-) -> None:
+def test_recorded_params_keep_a_uri_without_credentials(make_config: MakeConfig, uri: str | None) -> None:
     assert recorded_params(with_uri(make_config(), uri))["tracking.uri"] == uri
 
 
