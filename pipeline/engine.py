@@ -94,8 +94,8 @@ def _epoch_function(
         done = tf.constant(0.0)
         bad_batch = tf.constant(0)
         bad_loss = tf.constant(0.0)
-        norm_sum = tf.zeros([width])
-        norm_max = tf.zeros([width])
+        norm_sum = tf.zeros([width], tf.float64)
+        norm_max = tf.zeros([width], tf.float64)
         for step in tf.range(steps):
             rows = order[step * batch_size : tf.minimum((step + 1) * batch_size, n)]
             xb, yb = tf.gather(x, rows), tf.gather(y, rows)
@@ -108,8 +108,11 @@ def _epoch_function(
                 bad_loss = loss
                 break  # no update from a non-finite loss: the weights stay as they were
             grads = tape.gradient(loss, variables)
-            if diagnostics:  # squared norms: fewer ops per step; square roots once per epoch
-                squares = tf.stack([tf.reduce_sum(tf.square(grads[i])) for i in kernel_index])
+            if diagnostics:  # squared norms, square roots once per epoch; float64, since an
+                # exploding gradient's square overflows float32 (norms above ~1.8e19)
+                squares = tf.stack(
+                    [tf.reduce_sum(tf.square(tf.cast(grads[i], tf.float64))) for i in kernel_index]
+                )
                 norm_sum += squares
                 norm_max = tf.maximum(norm_max, squares)
             optimizer.apply(grads, variables)
@@ -130,7 +133,7 @@ def _epoch_function(
             "bad_batch": bad_batch,
             "bad_loss": bad_loss,
             "steps_done": done,
-            "grad_norm": tf.sqrt(norm_sum / tf.maximum(done, 1.0)),  # RMS over the steps
+            "grad_norm": tf.sqrt(norm_sum / tf.cast(tf.maximum(done, 1.0), tf.float64)),  # RMS over the steps
             "grad_norm_max": tf.sqrt(norm_max),
         }
 
