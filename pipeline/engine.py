@@ -59,6 +59,8 @@ class Outcome:
     max_grad_layer: str | None = None  # ... and the layer it was in
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # gradient norms past its root (1.8e19) are
+# recorded as 1.8e19, "at least this large"
 SATURATION = 0.99  # |tanh| or distance of sigmoid from 0/1 beyond which a unit is saturated
 SATURATED_SHARE = 0.9  # a unit is saturated when it is so for this share of the rows
 
@@ -94,8 +96,8 @@ def _epoch_function(
         done = tf.constant(0.0)
         bad_batch = tf.constant(0)
         bad_loss = tf.constant(0.0)
-        norm_sum = tf.zeros([width], tf.float64)
-        norm_max = tf.zeros([width], tf.float64)
+        norm_sum = tf.zeros([width])
+        norm_max = tf.zeros([width])
         for step in tf.range(steps):
             rows = order[step * batch_size : tf.minimum((step + 1) * batch_size, n)]
             xb, yb = tf.gather(x, rows), tf.gather(y, rows)
@@ -108,11 +110,10 @@ def _epoch_function(
                 bad_loss = loss
                 break  # no update from a non-finite loss: the weights stay as they were
             grads = tape.gradient(loss, variables)
-            if diagnostics:  # squared norms, square roots once per epoch; float64, since an
-                # exploding gradient's square overflows float32 (norms above ~1.8e19)
-                squares = tf.stack(
-                    [tf.reduce_sum(tf.square(tf.cast(grads[i], tf.float64))) for i in kernel_index]
-                )
+            if diagnostics:  # squared norms: fewer ops per step; square roots once per epoch
+                squares = tf.stack([tf.reduce_sum(tf.square(grads[i])) for i in kernel_index])
+                # an exploding gradient's square overflows float32: keep it as the largest float
+                squares = tf.where(tf.math.is_nan(squares), squares, tf.minimum(squares, FLOAT32_MAX))
                 norm_sum += squares
                 norm_max = tf.maximum(norm_max, squares)
             optimizer.apply(grads, variables)
@@ -133,7 +134,7 @@ def _epoch_function(
             "bad_batch": bad_batch,
             "bad_loss": bad_loss,
             "steps_done": done,
-            "grad_norm": tf.sqrt(norm_sum / tf.cast(tf.maximum(done, 1.0), tf.float64)),  # RMS over the steps
+            "grad_norm": tf.sqrt(tf.minimum(norm_sum / tf.maximum(done, 1.0), FLOAT32_MAX)),  # RMS
             "grad_norm_max": tf.sqrt(norm_max),
         }
 

@@ -60,7 +60,7 @@ class TrainResult:
         return "early_stopped" if self.stopped_epoch is not None else "finished"
 
 
-DIAGNOSTICS_AUTO_MAX_PARAMS = 20_000
+DIAGNOSTICS_AUTO_MAX_PARAMS = 2_000
 
 
 def diagnostics_enabled(setting: bool | str, model: keras.Model) -> bool:
