@@ -45,6 +45,12 @@ def tmp_paths(tmp_path: Path) -> list[str]:
 
 
 @pytest.fixture
+def path_overrides(tmp_path: Path) -> list[str]:
+    """`paths.*=...` overrides for a subprocess, every path inside tmp_path."""
+    return tmp_paths(tmp_path)
+
+
+@pytest.fixture
 def make_config(tmp_path: Path) -> Callable[..., Config]:
     """Compose the real conf/ with overrides, shrunk (5 epochs) and with paths in tmp_path."""
 
