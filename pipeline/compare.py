@@ -23,6 +23,7 @@ from pipeline.tracking import (
     find_runs,
     latest_sweep,
     metric_history,
+    resume_run,
     sweep_children,
 )
 
@@ -310,6 +311,12 @@ def main() -> None:
         raise PipelineError(f"{title}: no runs to compare")
     out = args.out or Path("reports") / "compare" / title.replace(" ", "_")
     compare_runs(cfg.tracking, cfg.paths, runs, out, args.metric, title)
+    if not args.experiment:  # a sweep's report lives on its parent run too
+        parent = resume_run(cfg.tracking, cfg.paths, parent_id)
+        for path in sorted(out.iterdir()):
+            parent.log_artifact(path, "comparison")
+        parent.close()
+        print(f"logged on the sweep's parent run {parent_id}")
 
 
 if __name__ == "__main__":

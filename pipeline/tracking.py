@@ -260,6 +260,14 @@ class RunRecorder:
             )
         self.client.set_tag(self.run_id, "model_uri", str(info.model_uri))
 
+    def close(self) -> None:
+        """Send what is queued and wait for it, leaving the run's status as it is."""
+        self.flush()
+        try:
+            self.drain()
+        finally:
+            self._queue.put(None)
+
     def end(self, status: str) -> None:
         """Send what is queued, wait for it, then set `status` (FAILED if recording failed)."""
         self.flush()
