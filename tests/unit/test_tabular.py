@@ -60,3 +60,24 @@ def test_a_folder_is_not_a_file(tmp_path: Path) -> None:
 def test_single_column_file_is_fine(tmp_path: Path) -> None:
     frame = read_table(write(tmp_path, "y\n1\n2\n"), ",")
     assert frame["y"].tolist() == [1, 2]
+
+
+def test_a_file_too_large_for_memory_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from pipeline import tabular
+
+    path = tmp_path / "big.csv"
+    path.write_text("a,b\n" + "1,2\n" * 1000)
+    monkeypatch.setattr(tabular, "available_memory", lambda: 1000)  # bytes
+    monkeypatch.setattr(tabular.pd, "read_csv", lambda *a, **k: pytest.fail("the file was read"))
+    with pytest.raises(PipelineError) as failure:
+        tabular.read_table(path, ",")
+    assert "big.csv" in str(failure.value) and "available" in str(failure.value)
+
+
+def test_a_file_that_fits_is_read(tmp_path):
+    from pipeline import tabular
+
+    path = tmp_path / "small.csv"
+    path.write_text("a,b\n1,2\n")
+    assert tabular.available_memory() is None or tabular.available_memory() > 0
+    assert tabular.read_table(path, ",").shape == (1, 2)
