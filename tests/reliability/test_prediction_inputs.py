@@ -1,0 +1,40 @@
+"""At prediction time the logged model never answers a wrong input with a silently wrong number."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.run import run_job
+
+FEATURES = ["Page total likes", "Type", "Category", "Post Month", "Post Weekday", "Post Hour", "Paid"]
+
+
+@pytest.fixture
+def facebook_model(make_config, facebook_csv, tmp_path, isolated_tracking):
+    cfg = make_config("dataset=facebook", f"dataset.path={facebook_csv}", "training.epochs=3")
+    report = run_job(cfg, tmp_path / "job")
+    uri = mlflow.MlflowClient(isolated_tracking).get_run(report["run_id"]).data.tags["model_uri"]
+    rows = pd.read_csv(facebook_csv, sep=";").dropna()[FEATURES].head(5).reset_index(drop=True)
+    return mlflow.pyfunc.load_model(uri), rows
+
+
+def test_reordered_and_extra_columns_give_the_same_answer(facebook_model):
+    model, rows = facebook_model
+    expected = np.asarray(model.predict(rows))
+    shuffled = rows[list(reversed(FEATURES))].assign(comment=1, share=2)
+    assert np.allclose(np.asarray(model.predict(shuffled)), expected)
+
+
+def test_a_missing_column_is_refused_by_name(facebook_model):
+    model, rows = facebook_model
+    with pytest.raises(Exception, match="Post Hour"):
+        model.predict(rows.drop(columns=["Post Hour"]))
+
+
+def test_a_category_never_seen_in_training_is_refused_by_name(facebook_model):
+    model, rows = facebook_model
+    with pytest.raises(Exception, match="Carousel"):
+        model.predict(rows.assign(Type="Carousel"))
