@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -74,3 +80,54 @@ def housing_csv() -> Path:
     if not HOUSING_CSV.is_file():
         pytest.skip(f"{HOUSING_CSV} not present (the shared data sets live beside the repo)")
     return HOUSING_CSV
+
+
+@pytest.fixture
+def free_port() -> Callable[[], int]:
+    """A function giving a port on 127.0.0.1 that is free now."""
+
+    def pick() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+    return pick
+
+
+@pytest.fixture
+def local_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Start a server command on 127.0.0.1 and wait for `health_path`; every server started
+    is stopped (SIGTERM, then SIGKILL) when the test ends. Returns the base URL. The server's
+    output goes to a file: an unread pipe fills up and blocks a busy server."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        command: list[str], port: int, health_path: str, env: dict[str, str], cwd: Path | None = None
+    ) -> str:
+        bin_dir = os.path.dirname(sys.executable)  # servers run uvicorn etc. from the environment
+        path = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        env = {**env, "PATH": path, "MLFLOW_DISABLE_TELEMETRY": "true"}
+        log = tmp_path / f"server-{port}.log"
+        with open(log, "wb") as out:
+            server = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        started.append(server)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}{health_path}", timeout=2):
+                    return url
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"{' '.join(command[:4])} did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.5)
+
+    yield start
+    for server in started:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import mlflow
 import pandas as pd
-import pytest
 
 from pipeline.run import run_job
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def post(url: str, payload: dict) -> tuple[int, dict]:
@@ -36,71 +25,33 @@ def post(url: str, payload: dict) -> tuple[int, dict]:
         return err.code, json.loads(err.read())
 
 
-def test_mlflow_models_serve_answers_raw_rows_in_original_units(make_config, tmp_path, isolated_tracking):
+def test_mlflow_models_serve_answers_raw_rows_in_original_units(
+    make_config, tmp_path, isolated_tracking, local_server, free_port
+):
     cfg = make_config("training.epochs=20")
     report = run_job(cfg, tmp_path / "job")
     model_uri = mlflow.MlflowClient(isolated_tracking).get_run(report["run_id"]).data.tags["model_uri"]
     port = free_port()
-    bin_dir = os.path.dirname(sys.executable)  # the server runs uvicorn from the environment
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "MLFLOW_TRACKING_URI": isolated_tracking,
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "models",
-            "serve",
-            "-m",
-            model_uri,
-            "--env-manager",
-            "local",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local"]
+    url = local_server(
+        [*command, "-h", "127.0.0.1", "-p", str(port)],
+        port,
+        "/ping",
+        {**os.environ, "MLFLOW_TRACKING_URI": isolated_tracking},
     )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"mlflow models serve did not start: {server.stderr.read().decode()[-2000:]}")
-                time.sleep(0.5)
-        rows = pd.DataFrame(
-            [
-                [59, 2, 32.1, 101, 157, 93.2, 38, 4, 4.8598, 87],
-                [48, 1, 21.6, 87, 183, 103.2, 70, 3, 3.8918, 69],
-            ],
-            columns=["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"],
-        )  # the first two rows of scikit-learn's raw diabetes data, whose targets are 151 and 75
-        status, answer = post(
-            f"http://127.0.0.1:{port}/invocations",
-            {"dataframe_split": rows.to_dict(orient="split", index=False)},
-        )
-        assert status == 200, answer
-        predictions = answer["predictions"]
-        assert len(predictions) == 2
-        assert all(25 <= p <= 350 for p in predictions), predictions  # the target's own range and units
-        status, answer = post(
-            f"http://127.0.0.1:{port}/invocations", {"dataframe_split": {"columns": ["age"], "data": [[59]]}}
-        )
-        assert status >= 400 and "bmi" in answer["message"]  # missing columns are refused, by name
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+    rows = pd.DataFrame(
+        [
+            [59, 2, 32.1, 101, 157, 93.2, 38, 4, 4.8598, 87],
+            [48, 1, 21.6, 87, 183, 103.2, 70, 3, 3.8918, 69],
+        ],
+        columns=["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"],
+    )  # the first two rows of scikit-learn's raw diabetes data, whose targets are 151 and 75
+    status, answer = post(
+        f"{url}/invocations", {"dataframe_split": rows.to_dict(orient="split", index=False)}
+    )
+    assert status == 200, answer
+    predictions = answer["predictions"]
+    assert len(predictions) == 2
+    assert all(25 <= p <= 350 for p in predictions), predictions  # the target's own range and units
+    status, answer = post(f"{url}/invocations", {"dataframe_split": {"columns": ["age"], "data": [[59]]}})
+    assert status >= 400 and "bmi" in answer["message"]  # missing columns are refused, by name
