@@ -5,27 +5,38 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install run test test-all params lint lock ui clean
+.PHONY: help install install-ray run test test-all params lint lock ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet uv==0.13.9
+	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet uv==0.13.9
 	$(VENV)/bin/uv pip sync --quiet --python $(PY) requirements.lock
 	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
+# The Ray extra (`hydra/launcher=ray`) has its own lock, a superset of requirements.lock with
+# the same versions; the tests use it because a test runs a sweep on a local Ray cluster.
+$(VENV)/.installed-ray: requirements-ray.lock requirements.lock pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet uv==0.13.9
+	$(VENV)/bin/uv pip sync --quiet --python $(PY) requirements-ray.lock
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
+	touch $@ $(VENV)/.installed
+
 install: $(VENV)/.installed  ## create .venv from the lock file
+
+install-ray: $(VENV)/.installed-ray  ## .venv with the Ray launcher too (sweeps on a Ray cluster)
 
 run: install  ## install, then run the whole DVC pipeline on the default data
 	dvc repro
 
-test: install  ## install, then run the tests (the slow ones excluded)
+test: install-ray  ## install (Ray extra included), then run the tests (the slow ones excluded)
 	$(PY) -m pytest -m "not slow"
 
-test-all: install  ## every test, the slow ones included
+test-all: install-ray  ## every test, the slow ones included
 	$(PY) -m pytest
 
 params: install  ## recompose params.yaml from conf/ (dvc repro never does)
@@ -34,8 +45,10 @@ params: install  ## recompose params.yaml from conf/ (dvc repro never does)
 lint: install  ## ruff
 	$(VENV)/bin/ruff check pipeline tests benchmarks
 
-lock:  ## re-resolve requirements.lock from pyproject.toml
-	uv pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
+lock:  ## re-resolve both lock files from pyproject.toml (same versions in both)
+	uv pip compile pyproject.toml --extra dev --extra ray -o requirements-ray.lock $(LOCK_FLAGS)
+	uv pip compile pyproject.toml --extra dev -c requirements-ray.lock -o requirements.lock $(LOCK_FLAGS)
 
 ui: install  ## open the MLflow UI on http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
