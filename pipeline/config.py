@@ -59,6 +59,8 @@ class DatasetConfig(_Strict):
     features: list[str] | None = None
     categorical: list[str] = []
     drop_blank_rows: bool = True
+    # a feature with one value everywhere: kept (scale 1, with a warning) or dropped
+    constant_columns: Literal["keep", "drop"] = "keep"
     synthetic: SyntheticConfig | None = None
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ from pipeline.config import Config, DatasetConfig, load_config
 from pipeline.errors import run_cli
 from pipeline.io import atomic_dir, sha256_file, write_json
 from pipeline.sources import diabetes_frame, local_source, synthetic_frame
-from pipeline.tabular import read_table
+from pipeline.tabular import read_table, refuse_if_too_large
 
 RAW_FILE = "data.csv"
 PROVENANCE_FILE = "provenance.json"
@@ -28,6 +28,7 @@ def materialize(dataset: DatasetConfig, download_dir: Path, target: Path) -> str
         spec = dataset.synthetic
         return f"synthetic sin(2*pi*x) + noise (n={spec.n_samples}, noise={spec.noise}, seed={spec.seed})"
     source = local_source(dataset, download_dir)
+    refuse_if_too_large(source)  # before copying it
     shutil.copyfile(source, target)
     if dataset.path:
         return str(Path(dataset.path).expanduser().resolve())
@@ -35,7 +36,9 @@ def materialize(dataset: DatasetConfig, download_dir: Path, target: Path) -> str
 
 
 def provenance(dataset: DatasetConfig, source: str, raw_file: Path) -> dict[str, Any]:
-    frame = read_table(raw_file, dataset.separator)
+    """What was ingested; reading it here refuses an unreadable file before the stage ends
+    (messages name the source, not the temporary copy)."""
+    frame = read_table(raw_file, dataset.separator, label=source)
     return {
         "dataset": dataset.name,
         "source": source,

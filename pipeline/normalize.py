@@ -1,14 +1,14 @@
-"""Stage 2, normalize: validate the schema, drop blank rows, one-hot encode, select columns.
+"""Stage 2, normalize: drop blank rows, check the data (pipeline.schemas), one-hot encode.
 
 Only row-wise, stateless transforms: nothing here is fitted to the data's values.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipeline.config import Config, DatasetConfig, load_config
@@ -22,56 +22,71 @@ NORMALIZED_FILE = "normalized.parquet"
 SCHEMA_FILE = "schema.json"
 
 
-def select_columns(frame: pd.DataFrame, dataset: DatasetConfig, source: str) -> list[str]:
-    """The raw feature columns, in order; a missing column is a PipelineError listing what exists."""
-    columns = [str(c) for c in frame.columns]
-    wanted = dataset.features if dataset.features is not None else [c for c in columns if c != dataset.target]
-    missing = [c for c in [dataset.target, *wanted, *dataset.categorical] if c not in columns]
-    if missing:
-        raise PipelineError(f"{source}: missing column(s) {sorted(set(missing))}; the file has {columns}")
-    stray = [c for c in dataset.categorical if c not in wanted]
+def feature_columns(columns: list[str], dataset: DatasetConfig) -> list[str]:
+    """The raw feature columns, in order: `dataset.features`, or every column but the target."""
+    if dataset.features is not None:
+        return list(dataset.features)
+    return [c for c in columns if c != dataset.target]
+
+
+def check_roles(dataset: DatasetConfig, features: list[str], columns: list[str]) -> None:
+    """Categorical columns must be features and the target must not be one (a categorical
+    column absent from the file is the schema's to report, as a missing column)."""
+    stray = [c for c in dataset.categorical if c not in features and c in columns]
     if stray:
-        raise PipelineError(f"dataset.categorical: {stray} are not among the features {wanted}")
-    if dataset.target in wanted:
+        raise PipelineError(f"dataset.categorical: {stray} are not among the features {features}")
+    if dataset.target in features:
         raise PipelineError(f"dataset.features: the target {dataset.target!r} cannot be a feature")
-    return wanted
 
 
-def drop_blank_rows(frame: pd.DataFrame, used: list[str], drop: bool, source: str) -> pd.DataFrame:
-    """Drop every row with a blank cell (as the course does), or refuse blanks in used columns."""
-    if drop:
-        return frame.dropna()  # keep the index: messages give line numbers in the file
-    blank = frame[used].isna()
-    if blank.any(axis=None):
-        columns = sorted(str(c) for c in blank.columns[blank.any()])
-        rows = blank.any(axis=1).to_numpy()
-        first = int(np.flatnonzero(rows)[0]) + 2  # 1-based line number, after the header
+def drop_blank_rows(frame: pd.DataFrame, drop: bool) -> pd.DataFrame:
+    """Drop every row with a blank cell, as the course does; otherwise the schema refuses
+    blanks in the used columns. The index is kept: messages give line numbers in the file."""
+    return frame.dropna() if drop else frame
+
+
+def numbers(values: pd.Series) -> pd.Series:
+    """A checked numeric column as float64 (the schema has refused text and infinities)."""
+    return pd.to_numeric(values).astype("float64")
+
+
+def constant_columns(frame: pd.DataFrame, features: list[str], categorical: list[str]) -> list[str]:
+    """Features with a single value in every row: nothing for the network to learn from."""
+    values = {c: category_strings(frame[c]) if c in categorical else numbers(frame[c]) for c in features}
+    return [c for c in features if values[c].nunique(dropna=False) <= 1]
+
+
+def kept_features(features: list[str], constant: list[str], dataset: DatasetConfig, source: str) -> list[str]:
+    """The features that stay: all, or (dataset.constant_columns=drop) the non-constant ones."""
+    if dataset.constant_columns == "keep":
+        return features
+    kept = [c for c in features if c not in constant]
+    if not kept:
         raise PipelineError(
-            f"{source}: {int(rows.sum())} row(s) have blank cells in {columns} (first at line "
-            f"{first}); set dataset.drop_blank_rows=true to drop them"
+            f"{source}: every feature column is constant ({constant}): nothing to learn from; "
+            "check dataset.features"
         )
-    return frame
+    return kept
 
 
-def check_numeric(frame: pd.DataFrame, numeric: list[str], source: str) -> None:
-    """Every offending column at once: non-numeric text or infinite values."""
-    problems = []
-    for column in numeric:
-        values = frame[column]
-        coerced = pd.to_numeric(values, errors="coerce")
-        bad = coerced.isna() & values.notna()
-        if bad.any():
-            examples = sorted({str(v) for v in values[bad].head(3)})
-            problems.append(f"{column!r} has non-numeric values {examples} (line {int(bad.idxmax()) + 2})")
-        elif np.isinf(coerced.to_numpy(dtype="float64")).any():
-            problems.append(f"{column!r} has infinite values")
-    if problems:
-        raise PipelineError(f"{source}: " + "; ".join(problems))
+def constant_notice(constant: list[str], policy: str, source: str) -> str | None:
+    """The line that tells the user what happened to constant columns, if any."""
+    if not constant:
+        return None
+    if policy == "drop":
+        return f"note: {source}: constant column(s) {constant} dropped (dataset.constant_columns=drop)"
+    return (
+        f"warning: {source}: constant column(s) {constant} kept unscaled; "
+        "set dataset.constant_columns=drop to drop them"
+    )
 
 
 def build_schema(frame: pd.DataFrame, dataset: DatasetConfig, features: list[str]) -> dict[str, Any]:
+    """What training and the served model need to know of the raw columns and their encoding."""
     numeric = [c for c in features if c not in dataset.categorical]
-    categorical = {c: sorted(category_strings(frame[c]).unique().tolist()) for c in dataset.categorical}
+    categorical = {
+        c: sorted(category_strings(frame[c]).unique().tolist()) for c in dataset.categorical if c in features
+    }
     return {
         "target": dataset.target,
         "raw_features": features,
@@ -85,17 +100,20 @@ def build_schema(frame: pd.DataFrame, dataset: DatasetConfig, features: list[str
 def normalize(
     frame: pd.DataFrame, dataset: DatasetConfig, source: str
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Raw frame -> (encoded features plus target, schema)."""
-    features = select_columns(frame, dataset, source)
-    used = [*features, dataset.target]
-    frame = drop_blank_rows(frame, used, dataset.drop_blank_rows, source)[used]
-    if frame.empty:
-        raise PipelineError(f"{source}: no rows left after dropping rows with blank cells")
-    numeric = [c for c in features if c not in dataset.categorical]
-    check_numeric(frame, [*numeric, dataset.target], source)
-    schema = build_schema(frame, dataset, features)
+    """Raw frame -> (encoded features plus target, schema); bad data is one PipelineError."""
+    from pipeline.schemas import validate  # pandera costs 0.6 s to import: only here, not in train
+
+    columns = [str(c) for c in frame.columns]
+    features = feature_columns(columns, dataset)
+    check_roles(dataset, features, columns)
+    frame = drop_blank_rows(frame, dataset.drop_blank_rows)
+    validate(frame, dataset, features, columns, source)
+    constant = constant_columns(frame, features, dataset.categorical)
+    features = kept_features(features, constant, dataset, source)
+    frame = frame[[*features, dataset.target]]
+    schema = build_schema(frame, dataset, features) | {"constant_columns": constant}
     encoded = encode(frame, schema)
-    encoded[dataset.target] = pd.to_numeric(frame[dataset.target]).astype("float64")
+    encoded[dataset.target] = numbers(frame[dataset.target])
     return encoded, schema
 
 
@@ -104,10 +122,14 @@ def normalize_stage(cfg: Config, raw_dir: Path, interim_dir: Path) -> dict[str, 
     raw_file = raw_dir / RAW_FILE
     frame = read_table(raw_file, cfg.dataset.separator)
     source = read_json(raw_dir / PROVENANCE_FILE)["source"]
-    encoded, schema = normalize(frame, cfg.dataset, f"{raw_file} (from {source})")
+    label = f"{raw_file} (from {source})"
+    encoded, schema = normalize(frame, cfg.dataset, label)
     with atomic_dir(interim_dir) as tmp:
         encoded.to_parquet(tmp / NORMALIZED_FILE, index=False)
         write_json(tmp / SCHEMA_FILE, schema)
+    notice = constant_notice(schema["constant_columns"], cfg.dataset.constant_columns, label)
+    if notice:
+        print(notice, file=sys.stderr)
     return schema | {"rows": len(encoded)}
 
 

@@ -23,39 +23,66 @@ def available_memory() -> int | None:
         return None
 
 
-def check_fits_in_memory(path: Path, available: int | None) -> None:
+def check_fits_in_memory(path: Path, available: int | None, label: str | None = None) -> None:
     """Refuse, before reading it, a file that would not fit in memory once parsed."""
     size = path.stat().st_size
     if available is not None and size * MEMORY_PER_FILE_BYTE > available:
         raise PipelineError(
-            f"{path}: {size / 2**30:.1f} GiB would need about {size * MEMORY_PER_FILE_BYTE / 2**30:.1f} GiB "
-            f"of memory to load, but {available / 2**30:.1f} GiB is available; use a sample of the rows "
-            "or a machine with more memory"
+            f"{label or path}: {size / 2**30:.1f} GiB would need about "
+            f"{size * MEMORY_PER_FILE_BYTE / 2**30:.1f} GiB of memory to load, but "
+            f"{available / 2**30:.1f} GiB is available; use a sample of the rows or a machine with "
+            "more memory"
         )
 
 
-def read_table(path: str | Path, separator: str) -> pd.DataFrame:
-    """Read `path`; a missing, empty, too large or wrongly separated file is a PipelineError."""
-    path = Path(path)
-    if not path.is_file():
-        raise PipelineError(f"{path}: file not found")
-    check_fits_in_memory(path, available_memory())
+def refuse_if_too_large(path: Path, label: str | None = None) -> None:
+    """`check_fits_in_memory` against the memory available now."""
+    check_fits_in_memory(path, available_memory(), label)
+
+
+def parse(path: Path, separator: str, label: str) -> pd.DataFrame:
+    """The file as text and numbers; only an empty cell is blank ('n/a', 'NA', 'null' stay text,
+    so a numeric column holding them is reported rather than its rows silently dropped)."""
     try:
-        frame = pd.read_csv(path, sep=separator)
+        return pd.read_csv(path, sep=separator, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
-        raise PipelineError(f"{path}: the file is empty") from None
+        raise PipelineError(f"{label}: the file is empty") from None
     except pd.errors.ParserError as err:
-        raise PipelineError(f"{path}: cannot parse with separator {separator!r}: {err}") from None
-    if frame.shape[1] == 1:
-        header = str(frame.columns[0])
-        hint = next((s for s in LIKELY_SEPARATORS if s != separator and s in header), None)
-        if hint is not None:
-            raise PipelineError(
-                f"{path}: the whole header landed in one column with separator {separator!r}; "
-                f"the file looks {hint!r}-separated: set dataset.separator={hint!r}"
-            )
+        raise PipelineError(f"{label}: cannot parse with separator {separator!r}: {err}") from None
+
+
+def check_separator(frame: pd.DataFrame, separator: str, label: str) -> None:
+    """A header that landed whole in one column names the separator it holds."""
+    if frame.shape[1] != 1:
+        return
+    header = str(frame.columns[0])
+    hint = next((s for s in LIKELY_SEPARATORS if s != separator and s in header), None)
+    if hint is not None:
+        raise PipelineError(
+            f"{label}: the whole header landed in one column with separator {separator!r}; "
+            f"the file looks {hint!r}-separated: set dataset.separator={hint!r}"
+        )
+
+
+def check_header(path: Path, separator: str, label: str) -> None:
+    """Column names must be unique (pandas would silently rename a repeat `a` to `a.1`)."""
     names = [str(n) for n in pd.read_csv(path, sep=separator, header=None, nrows=1).iloc[0]]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise PipelineError(f"{path}: the header repeats column names {repeated}")
+        raise PipelineError(f"{label}: the header repeats column names {repeated}")
+
+
+def read_table(path: str | Path, separator: str, label: str | None = None) -> pd.DataFrame:
+    """Read `path`; a missing, empty, header-only, too large or wrongly separated file, or a
+    repeated column name, is a PipelineError naming `label` (default: the path)."""
+    path = Path(path)
+    label = label or str(path)
+    if not path.is_file():
+        raise PipelineError(f"{label}: file not found")
+    refuse_if_too_large(path, label)
+    frame = parse(path, separator, label)
+    check_separator(frame, separator, label)
+    check_header(path, separator, label)
+    if frame.empty:
+        raise PipelineError(f"{label}: the file has a header but no data rows")
     return frame

@@ -128,7 +128,7 @@ def test_non_numeric_target_is_reported() -> None:
 def test_infinite_values_are_reported(value: float) -> None:
     frame = pd.DataFrame({"x": [1.0, value, 3.0], "y": [1.0, 2.0, 3.0]})
     dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y")
-    with pytest.raises(PipelineError, match=r"'x' has infinite values"):
+    with pytest.raises(PipelineError, match=r"^f\.csv: 'x' has infinite values \(line 3\)$"):
         normalize(frame, dataset, "f.csv")
 
 
@@ -165,3 +165,87 @@ def test_no_rows_left_after_dropping_blanks() -> None:
     dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y")
     with pytest.raises(PipelineError, match="no rows left"):
         normalize(frame, dataset, "f.csv")
+
+
+def test_every_problem_is_reported_at_once_in_one_line() -> None:
+    frame = pd.DataFrame(
+        {
+            "a": ["1", "n/a", "3", None],
+            "b": ["0.5", "inf", "1,5", "2"],
+            "y": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    dataset = DatasetConfig(
+        name="csv", path="f.csv", separator=",", target="y", features=["a", "b", "c"], drop_blank_rows=False
+    )
+    with pytest.raises(PipelineError) as info:
+        normalize(frame, dataset, "f.csv")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("f.csv: missing column(s) ['c']; the file has ['a', 'b', 'y']")
+    assert "1 row(s) have blank cells in ['a'] (first at line 5)" in message
+    assert "'a' has non-numeric values ['n/a'] (line 3)" in message
+    assert "'b' has non-numeric values ['1,5'] (line 4)" in message
+    assert "'b' has infinite values (line 3)" in message
+
+
+def test_examples_are_the_first_three_offending_values_and_the_first_line() -> None:
+    frame = pd.DataFrame({"a": ["1", "e", "d", "c", "b", "a"], "y": [1.0] * 6})
+    dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y")
+    with pytest.raises(PipelineError, match=r"'a' has non-numeric values \['c', 'd', 'e'\] \(line 3\)$"):
+        normalize(frame, dataset, "f.csv")
+
+
+def test_the_schema_is_built_from_the_config() -> None:
+    from pipeline.schemas import FINITE, NUMERIC, dataset_schema
+
+    schema = dataset_schema(facebook(), ["Page total likes", "Type", "Category", "Paid"])
+    assert list(schema.columns) == ["Page total likes", "Type", "Category", "Paid", "like"]
+    assert all(c.required and not c.nullable for c in schema.columns.values())
+    assert schema.columns["Type"].checks == [] and schema.columns["Category"].checks == []
+    for name in ("Page total likes", "Paid", "like"):
+        assert [c.name for c in schema.columns[name].checks] == [NUMERIC, FINITE]
+
+
+def constant_frame() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": [5, 5, 5], "k": ["u", "u", "u"], "y": [1.0, 2.0, 4.0]})
+
+
+def test_constant_columns_are_kept_by_default_and_listed() -> None:
+    dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y", categorical=["k"])
+    encoded, schema = normalize(constant_frame(), dataset, "f.csv")
+    assert schema["constant_columns"] == ["c", "k"]
+    assert list(encoded.columns) == ["x", "c", "k_u", "y"]
+    assert not encoded.isna().any(axis=None)
+
+
+def test_constant_columns_are_dropped_when_configured() -> None:
+    dataset = DatasetConfig(
+        name="csv", path="f.csv", separator=",", target="y", categorical=["k"], constant_columns="drop"
+    )
+    encoded, schema = normalize(constant_frame(), dataset, "f.csv")
+    assert list(encoded.columns) == ["x", "y"]
+    assert schema["raw_features"] == ["x"] and schema["categorical"] == {}
+    assert schema["constant_columns"] == ["c", "k"]
+
+
+def test_dropping_every_feature_as_constant_is_refused() -> None:
+    dataset = DatasetConfig(
+        name="csv", path="f.csv", separator=",", target="y", features=["c"], constant_columns="drop"
+    )
+    with pytest.raises(PipelineError, match=r"^f\.csv: every feature column is constant \(\['c'\]\)"):
+        normalize(constant_frame(), dataset, "f.csv")
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ("keep", "warning: f.csv: constant column(s) ['c'] kept unscaled; set dataset.constant_columns=drop"),
+        ("drop", "note: f.csv: constant column(s) ['c'] dropped (dataset.constant_columns=drop)"),
+    ],
+)
+def test_constant_notice_says_what_happened(policy: str, expected: str) -> None:
+    from pipeline.normalize import constant_notice
+
+    assert constant_notice([], policy, "f.csv") is None
+    assert (constant_notice(["c"], policy, "f.csv") or "").startswith(expected)

@@ -81,3 +81,21 @@ def test_a_file_that_fits_is_read(tmp_path):
     path.write_text("a,b\n1,2\n")
     assert tabular.available_memory() is None or tabular.available_memory() > 0
     assert tabular.read_table(path, ",").shape == (1, 2)
+
+
+def test_header_only_file_says_there_are_no_rows(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError, match=r"data\.csv: the file has a header but no data rows$"):
+        read_table(write(tmp_path, "a,b,y\n"), ",")
+
+
+def test_only_an_empty_cell_is_blank(tmp_path: Path) -> None:
+    frame = read_table(write(tmp_path, "a,b,y\nn/a,,1\nNA,2,null\n"), ",")
+    assert frame["a"].tolist() == ["n/a", "NA"]  # text, for the schema to report
+    assert frame["y"].tolist() == ["1", "null"]
+    assert frame["b"].isna().tolist() == [True, False]
+
+
+def test_messages_name_the_label_instead_of_the_path(tmp_path: Path) -> None:
+    path = write(tmp_path, "a;b\n1;2\n")
+    with pytest.raises(PipelineError, match=r"^/data/houses\.csv: the whole header landed in one column"):
+        read_table(path, ",", label="/data/houses.csv")
