@@ -4,6 +4,10 @@ Hydra jobs call `ensure_prepared`. The data a job needs depends on `dataset` and
 only; their fingerprint names a folder under `paths.prepared_cache`, built once with the
 same stage functions that DVC runs, so parallel jobs with different data sets never
 overwrite each other or the DVC-tracked `data/` folders.
+
+A machine without the source file (a Ray worker that received the project folder, the
+prepared data included, but not the user's CSV) cannot hash the file; it accepts a
+prepared folder whose manifest matches the dataset and split config instead.
 """
 
 from __future__ import annotations
@@ -14,16 +18,25 @@ import tempfile
 from pathlib import Path
 
 from pipeline.config import Config
-from pipeline.fingerprint import data_fingerprint
+from pipeline.fingerprint import config_fingerprint, data_fingerprint, source_is_local
 from pipeline.ingest import ingest
 from pipeline.io import read_json
 from pipeline.normalize import normalize_stage
 from pipeline.split import MANIFEST_FILE, split_stage
 
 
-def _matches(directory: Path, fingerprint: str) -> bool:
+def _matches(directory: Path, fingerprint: str, key: str = "fingerprint") -> bool:
     manifest = directory / MANIFEST_FILE
-    return manifest.is_file() and read_json(manifest).get("fingerprint") == fingerprint
+    return manifest.is_file() and read_json(manifest).get(key) == fingerprint
+
+
+def shipped_without_source(cfg: Config) -> Path | None:
+    """A prepared folder matching the config, for a machine where the source file is absent."""
+    if not cfg.dataset.path or source_is_local(cfg):
+        return None
+    wanted = config_fingerprint(cfg)
+    candidates = [Path(cfg.paths.processed_dir), *sorted(Path(cfg.paths.prepared_cache).glob("*"))]
+    return next((d for d in candidates if _matches(d, wanted, "config_fingerprint")), None)
 
 
 def prepare_into(cfg: Config, target: Path) -> None:
@@ -49,6 +62,9 @@ def ensure_prepared(cfg: Config) -> Path:
     processed = Path(cfg.paths.processed_dir)
     if _matches(processed, fingerprint):
         return processed
+    shipped = shipped_without_source(cfg)
+    if shipped is not None:
+        return shipped
     cached = Path(cfg.paths.prepared_cache) / fingerprint
     if not _matches(cached, fingerprint):
         prepare_into(cfg, cached)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +36,23 @@ PARENT_ENV = "PIPELINE_SWEEP_PARENT_RUN_ID"
 JOB_FILE = "job.json"
 
 
+def placement_tags() -> dict[str, str]:
+    """Where the job ran: the host, and the Ray node when the Ray launcher placed it."""
+    tags = {"host": socket.gethostname()}
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        tags["ray_node_id"] = ray.get_runtime_context().get_node_id()
+    return tags
+
+
 def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dict[str, Any]:
     """Prepare data if needed, cross-validate if asked, train, evaluate: one MLflow run."""
     with tracked_run(
-        cfg.tracking, cfg.paths, run_name=cfg.tracking.run_name, parent_run_id=parent_run_id
+        cfg.tracking,
+        cfg.paths,
+        run_name=cfg.tracking.run_name,
+        tags=placement_tags(),
+        parent_run_id=parent_run_id,
     ) as recorder:
         if recorder is not None:
             recorder.log_params(recorded_params(cfg))
@@ -117,6 +132,8 @@ def main() -> None:
     if not config_dir.is_dir():
         print(f"error: {config_dir} not found; run from the project root", file=sys.stderr)
         raise SystemExit(2)
+    # conf/hydra/launcher/ray.yaml extends the Ray plugin's schema of the same name on purpose
+    warnings.filterwarnings("ignore", message=".*is validated against ConfigStore schema.*")
     try:
         hydra.main(version_base="1.3", config_path=str(config_dir), config_name="config")(_job)()
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.Terminated)

@@ -16,7 +16,7 @@ import pandas as pd
 from pipeline.config import Config, SplitConfig, load_config
 from pipeline.errors import PipelineError, run_cli
 from pipeline.features import encoded_names, fit_standardizer
-from pipeline.fingerprint import data_fingerprint
+from pipeline.fingerprint import config_fingerprint, data_fingerprint
 from pipeline.io import atomic_dir, md5_file, read_json, write_json
 from pipeline.normalize import NORMALIZED_FILE, SCHEMA_FILE
 
@@ -94,6 +94,7 @@ def split_stage(cfg: Config, interim_dir: Path, processed_dir: Path) -> dict[str
             tmp / MANIFEST_FILE,
             {
                 "fingerprint": data_fingerprint(cfg),
+                "config_fingerprint": config_fingerprint(cfg),
                 "rows": sizes,
                 "md5": {part: md5_file(tmp / part_file(part)) for part in PARTS},
             },

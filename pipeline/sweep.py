@@ -2,8 +2,11 @@
 
 Configured in conf/config.yaml (`hydra.callbacks.sweep`). At the start it creates the
 store, the experiment and the parent run once, before parallel jobs could race on them,
-and hands the parent's id to the jobs through the environment. At the end it compares
-the jobs' runs (a job that failed before starting its own run gets a FAILED run here),
+and prepares the data the sweep's base configuration needs, once. Hydra ships this
+callback to every job (the Ray launcher pickles it to other machines), so `on_job_start`
+hands the parent's id to the job wherever it runs, and `on_job_end` records a job that
+failed before it could start its own run as a FAILED child. At the end it compares the
+children read back from MLflow (a job on another machine leaves nothing on this disk),
 logs the report on the parent, closes it with the true status, and exits non-zero when
 a job failed.
 """
@@ -21,15 +24,48 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from pydantic import ValidationError
 
-from pipeline.config import PathsConfig, TrackingConfig
+from pipeline.config import PathsConfig, TrackingConfig, validate_config
+from pipeline.io import read_json, write_json
+from pipeline.prepare import ensure_prepared
 from pipeline.run import JOB_FILE, PARENT_ENV
-from pipeline.tracking import record_failed_job, resume_run, start_sweep_run, sweep_children
+from pipeline.tracking import (
+    RUN_STATUS_TAG,
+    RunSummary,
+    record_failed_job,
+    resume_run,
+    start_sweep_run,
+    sweep_children,
+)
+
+FAILED_STATUSES = ("failed", "killed")
 
 
 def job_records(sweep_dir: Path) -> list[dict[str, Any]]:
     """The `job.json` each job of the sweep wrote, in job order."""
     paths = sorted(sweep_dir.glob(f"*/{JOB_FILE}"), key=lambda p: (len(p.parent.name), p.parent.name))
     return [{"job": p.parent.name, **json.loads(p.read_text(encoding="utf-8"))} for p in paths]
+
+
+def failed_children(runs: list[RunSummary], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Failed jobs: their `job.json` here, or only their MLflow run when they ran elsewhere."""
+    failed = [r for r in records if r.get("status") == "failed"]
+    known = {r.get("run_id") for r in failed}
+    for run in runs:
+        if run.tags.get(RUN_STATUS_TAG) in FAILED_STATUSES and run.run_id not in known:
+            failed.append(
+                {"job": run.name, "run_id": run.run_id, "error": run.tags.get("error"), "overrides": []}
+            )
+    return failed
+
+
+def prepare_base_data(config: DictConfig) -> None:
+    """Prepare the base configuration's data before any job starts (jobs on other machines
+    receive it with the project folder). Best effort: a sweep may fill in what makes the
+    base configuration valid, and each job reports its own data errors."""
+    try:
+        ensure_prepared(validate_config(OmegaConf.to_container(config, resolve=True), "conf/ (Hydra)"))
+    except Exception:  # noqa: BLE001 - the jobs prepare (or fail) on their own
+        return
 
 
 def override_params(overrides: list[str]) -> dict[str, str]:
@@ -64,6 +100,41 @@ class SweepCallback(Callback):
         self.parent_id = start_sweep_run(tracking, paths, name, tags)
         os.environ[PARENT_ENV] = self.parent_id
         print(f"sweep: MLflow parent run {name} ({self.parent_id})")
+        prepare_base_data(config)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # In the job's own process, which may be on another machine (Ray): no shared environment.
+        if self.parent_id is not None:
+            os.environ[PARENT_ENV] = self.parent_id
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        """A job that failed before starting its run gets a FAILED child, recorded from where it ran."""
+        if self.settings is None or self.parent_id is None or not self.settings[0].enabled:
+            return
+        record_file = Path(config.hydra.runtime.output_dir) / JOB_FILE
+        if not record_file.is_file():
+            return
+        record = read_json(record_file)
+        if record.get("status") != "failed" or record.get("run_id"):
+            return
+        try:
+            write_json(record_file, self.record_failure(record, str(config.hydra.job.num)))
+        except Exception as err:  # noqa: BLE001 - the sweep's end tries again from job.json
+            print(f"error: could not record failed job {config.hydra.job.num}: {err}", file=sys.stderr)
+
+    def record_failure(self, record: dict[str, Any], job: str) -> dict[str, Any]:
+        """`record` with the id of a new FAILED child run that holds its overrides and error."""
+        assert self.settings is not None and self.parent_id is not None
+        tracking, paths, _ = self.settings
+        run_id = record_failed_job(
+            tracking,
+            paths,
+            self.parent_id,
+            f"job{job}-failed",
+            override_params(record.get("overrides", [])),
+            str(record.get("error")),
+        )
+        return record | {"run_id": run_id}
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from pipeline.compare import compare_runs
@@ -72,23 +143,16 @@ class SweepCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         records = job_records(sweep_dir)
         failed = [r for r in records if r.get("status") == "failed"]
+        jobs = len(records)
         if self.settings is not None and self.parent_id is not None:
             tracking, paths, metric = self.settings
-            for record in failed:
-                if not record.get("run_id"):
-                    overrides = record.get("overrides", [])
-                    record["run_id"] = record_failed_job(
-                        tracking,
-                        paths,
-                        self.parent_id,
-                        f"job{record['job']}-failed",
-                        override_params(overrides),
-                        str(record.get("error")),
-                    )
+            failed = [r if r.get("run_id") else self.record_failure(r, r["job"]) for r in failed]
             parent = resume_run(tracking, paths, self.parent_id)
             compared = True
             try:
                 runs = sweep_children(tracking, paths, self.parent_id)
+                failed = failed_children(runs, failed)
+                jobs = max(jobs, len(runs))
                 if runs:
                     report_dir = sweep_dir / "comparison"
                     compare_runs(tracking, paths, runs, report_dir, metric, tracking.sweep_name)
@@ -100,7 +164,7 @@ class SweepCallback(Callback):
             except Exception as err:  # the report failed; the runs are recorded all the same
                 compared = False
                 print(f"error: the sweep comparison failed: {type(err).__name__}: {err}", file=sys.stderr)
-            parent.log_metrics({"jobs": len(records), "jobs_failed": len(failed)})
+            parent.log_metrics({"jobs": jobs, "jobs_failed": len(failed)})
             parent.end("FAILED" if failed or not compared else "FINISHED")
             if not compared and not failed:
                 raise SystemExit(1)
@@ -108,5 +172,5 @@ class SweepCallback(Callback):
             for record in failed:
                 overrides = " ".join(record.get("overrides", []))
                 print(f"failed job {record['job']} ({overrides}): {record.get('error')}", file=sys.stderr)
-            print(f"sweep: {len(failed)} of {len(records)} job(s) failed", file=sys.stderr)
+            print(f"sweep: {len(failed)} of {jobs} job(s) failed", file=sys.stderr)
             raise SystemExit(1)

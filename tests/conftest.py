@@ -131,3 +131,29 @@ def local_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def tracking_server(tmp_path: Path, local_server: Callable[..., str], free_port: Callable[[], int]):
+    """A real `mlflow server` on 127.0.0.1 (SQLite backend) serving the artifacts it stores,
+    so clients need no shared folder. Returns its URL and the server's artifact folder."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path / 'server.db'}",
+        "--artifacts-destination",
+        str(tmp_path / "server-artifacts"),
+        "--serve-artifacts",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return local_server(command, port, "/health", env, cwd=tmp_path), tmp_path / "server-artifacts"
