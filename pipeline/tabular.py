@@ -23,15 +23,23 @@ def available_memory() -> int | None:
         return None
 
 
+def human_size(size: float) -> str:
+    """Bytes as the largest binary unit that keeps the number at 1 or more: 4096 -> '4.0 KiB'."""
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB")
+    power = 0
+    while size >= 1024 and power < len(units) - 1:
+        size, power = size / 1024, power + 1
+    return f"{size:.0f} bytes" if power == 0 else f"{size:.1f} {units[power]}"
+
+
 def check_fits_in_memory(path: Path, available: int | None, label: str | None = None) -> None:
     """Refuse, before reading it, a file that would not fit in memory once parsed."""
     size = path.stat().st_size
     if available is not None and size * MEMORY_PER_FILE_BYTE > available:
         raise PipelineError(
-            f"{label or path}: {size / 2**30:.1f} GiB would need about "
-            f"{size * MEMORY_PER_FILE_BYTE / 2**30:.1f} GiB of memory to load, but "
-            f"{available / 2**30:.1f} GiB is available; use a sample of the rows or a machine with "
-            "more memory"
+            f"{label or path}: {human_size(size)} would need about {human_size(size * MEMORY_PER_FILE_BYTE)} "
+            f"of memory to load, but {human_size(available)} is available; use a sample of the rows or a "
+            "machine with more memory"
         )
 
 

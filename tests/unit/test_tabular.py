@@ -99,3 +99,12 @@ def test_messages_name_the_label_instead_of_the_path(tmp_path: Path) -> None:
     path = write(tmp_path, "a;b\n1;2\n")
     with pytest.raises(PipelineError, match=r"^/data/houses\.csv: the whole header landed in one column"):
         read_table(path, ",", label="/data/houses.csv")
+
+
+@pytest.mark.parametrize(
+    ("size", "text"), [(0, "0 bytes"), (1023, "1023 bytes"), (4096, "4.0 KiB"), (3 * 2**30 // 2, "1.5 GiB")]
+)
+def test_sizes_read_in_the_unit_that_fits(size: int, text: str) -> None:
+    from pipeline.tabular import human_size
+
+    assert human_size(size) == text
