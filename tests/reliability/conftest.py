@@ -1,0 +1,75 @@
+"""Reliability suite plumbing: helpers the scenarios share, and the one-line summary.
+
+Every test here is a scenario. At the end pytest prints
+
+    reliability: N scenarios tried, P passed, K known failures, L runs lost (E expected, F found)
+
+where a test that makes MLflow runs reports how many it expected and how many it found in
+the store with the `record_runs` fixture (before asserting, so a failing test still counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class Tally:
+    """Outcomes of the reliability tests of this session, and the MLflow runs they counted."""
+
+    outcomes: dict[str, str] = field(default_factory=dict)  # nodeid -> passed | failed | skipped | xfailed
+    expected_runs: int = 0
+    found_runs: int = 0
+    lost_runs: int = 0
+
+    def record(self, nodeid: str, outcome: str) -> None:
+        if self.outcomes.get(nodeid) in (None, "passed"):  # a failing phase wins over a passing one
+            self.outcomes[nodeid] = outcome
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for o in self.outcomes.values() if o == outcome)
+
+    def summary(self) -> str:
+        tried = len(self.outcomes) - self.count("skipped")
+        known = self.count("xfailed")
+        return (
+            f"reliability: {tried} scenarios tried, {self.count('passed')} passed, "
+            f"{known} known failure{'s' * (known != 1)}, {self.lost_runs} runs lost "
+            f"({self.expected_runs} expected, {self.found_runs} found)"
+        )
+
+
+TALLY = Tally()  # one per session: pytest imports a conftest once
+
+
+def _outcome(report: pytest.TestReport) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "failed"  # an XPASS(strict) is a failure
+    return report.outcome
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Called for this folder's tests only: a conftest's runtest hooks are scoped to its folder."""
+    if report.when == "call" or report.outcome != "passed":
+        TALLY.record(report.nodeid, _outcome(report))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if TALLY.outcomes:
+        terminalreporter.write_line(TALLY.summary(), bold=True)
+
+
+@pytest.fixture
+def record_runs() -> Callable[[int, int], None]:
+    """`record_runs(expected, found)`: MLflow runs a scenario should have made, and found."""
+
+    def record(expected: int, found: int) -> None:
+        TALLY.expected_runs += expected
+        TALLY.found_runs += min(found, expected)
+        TALLY.lost_runs += max(expected - found, 0)
+
+    return record

@@ -1,0 +1,34 @@
+"""Helpers the reliability scenarios share (imported by name: this folder is on sys.path)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def store_runs(uri: str) -> list[Any]:
+    """Every run in an MLflow store (none when its SQLite file was never created)."""
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return []
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(experiments) if experiments else []
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Half-written stage output: temporary files or folders that atomic writes leave on failure."""
+    if not folder.exists():
+        return []
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*") if p.name != ".hydra")
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The test's environment (private MLflow store, telemetry off) with this venv first on PATH."""
+    bin_dir = os.path.dirname(sys.executable)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
