@@ -133,7 +133,7 @@ def main() -> None:
         print(f"error: {config_dir} not found; run from the project root", file=sys.stderr)
         raise SystemExit(2)
     # conf/hydra/launcher/ray.yaml extends the Ray plugin's schema of the same name on purpose
-    warnings.filterwarnings("ignore", message=".*is validated against ConfigStore schema.*")
+    warnings.filterwarnings("ignore", message="(?s).*is validated against ConfigStore schema")
     try:
         hydra.main(version_base="1.3", config_path=str(config_dir), config_name="config")(_job)()
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.Terminated)

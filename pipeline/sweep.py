@@ -58,6 +58,18 @@ def failed_children(runs: list[RunSummary], records: list[dict[str, Any]]) -> li
     return failed
 
 
+def remote_tracking_error(launcher_target: str, tracking: TrackingConfig) -> str | None:
+    """Jobs on other machines can only record to a tracking server, never to this machine's file."""
+    if "RayLauncher" not in launcher_target or not tracking.enabled:
+        return None
+    if tracking.uri and tracking.uri.startswith(("http://", "https://")):
+        return None
+    return (
+        f"tracking.uri is {tracking.uri or 'unset (the local mlflow.db)'}; jobs on a Ray cluster "
+        "record to a tracking server: set tracking.uri=http://HOST:PORT (mlflow server --serve-artifacts)"
+    )
+
+
 def prepare_base_data(config: DictConfig) -> None:
     """Prepare the base configuration's data before any job starts (jobs on other machines
     receive it with the project folder). Best effort: a sweep may fill in what makes the
@@ -87,6 +99,12 @@ class SweepCallback(Callback):
         except ValidationError as err:
             print(f"error: conf/: invalid tracking or paths configuration: {err}", file=sys.stderr)
             raise SystemExit(2) from None
+        remote_error = remote_tracking_error(
+            str(OmegaConf.select(config, "hydra.launcher._target_")), tracking
+        )
+        if remote_error:
+            print(f"error: conf/ (Hydra): {remote_error}", file=sys.stderr)
+            raise SystemExit(2)
         cv = OmegaConf.select(config, "training.cv_folds", default=0) or 0
         metric = "cv_val_mse_mean" if cv >= 2 else "validation_mse_scaled"
         self.settings = (tracking, paths, metric)
