@@ -10,11 +10,14 @@ the store with the `record_runs` fixture (before asserting, so a failing test st
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from reliability_helpers import ROOT, Outcome
 
 
 @dataclass
@@ -73,3 +76,29 @@ def record_runs() -> Callable[[int, int], None]:
         TALLY.lost_runs += max(expected - found, 0)
 
     return record
+
+
+@pytest.fixture
+def run_pipeline(
+    tmp_path: Path,
+    path_overrides: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> Callable[..., Outcome]:
+    """`python -m pipeline.run OVERRIDES` through its Hydra entry point, in-process (a Python
+    start with TensorFlow costs ~12 s here); every path in tmp_path, 2 epochs."""
+    from pipeline import run
+
+    def call(*overrides: str) -> Outcome:
+        monkeypatch.chdir(ROOT)
+        args = ["training.epochs=2", *path_overrides, f"hydra.run.dir={tmp_path / 'job'}", *overrides]
+        monkeypatch.setattr(sys, "argv", ["pipeline.run", *args])
+        try:
+            run.main()
+            code = 0
+        except SystemExit as stop:
+            code = int(stop.code or 0)
+        out = capfd.readouterr()
+        return Outcome(code, out.out, out.err, "run")
+
+    return call

@@ -4,10 +4,29 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Outcome:
+    """How an entry point ended: exit status, output, and the stage that failed (or ran last)."""
+
+    code: int
+    stdout: str
+    stderr: str
+    stage: str
+
+
+def error_line(stderr: str) -> str:
+    """The one user-facing line: exactly one `error:` line and no traceback."""
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stderr
+    return errors[0]
 
 
 def store_runs(uri: str) -> list[Any]:

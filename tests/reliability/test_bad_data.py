@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from reliability_helpers import ROOT, leftovers, store_runs, subprocess_env
+from reliability_helpers import ROOT, Outcome, error_line, leftovers, store_runs, subprocess_env
 
 from pipeline.compose import compose_params
 from pipeline.errors import run_cli
@@ -96,14 +96,6 @@ SCENARIOS = {
 }
 
 
-@dataclass
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-    stage: str  # the stage that failed, or the last one run
-
-
 @pytest.fixture
 def data_file(tmp_path: Path):
     def write(text: str, name: str = "houses.csv") -> Path:
@@ -152,14 +144,6 @@ def run_stages(workdir, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFi
 
 def output_dir(tmp_path: Path, stage: str) -> Path:
     return tmp_path / OUTPUTS[stage][0]
-
-
-def error_line(stderr: str) -> str:
-    """The one user-facing line: exactly one `error:` line and no traceback."""
-    assert "Traceback" not in stderr, stderr
-    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, stderr
-    return errors[0]
 
 
 def assert_stopped_at(tmp_path: Path, stage: str) -> None:
@@ -220,26 +204,6 @@ def test_stage_commands_exit_2_with_one_line(name: str, commands: int, data_file
     line = error_line(done.stderr)
     assert str(csv) in line and all(fragment in line for fragment in bad.says), line
     assert_stopped_at(tmp_path, bad.stage)
-
-
-@pytest.fixture
-def run_pipeline(tmp_path: Path, path_overrides, monkeypatch: pytest.MonkeyPatch, capfd):
-    """`python -m pipeline.run OVERRIDES` through its Hydra entry point, in-process."""
-    from pipeline import run
-
-    def call(*overrides: str) -> Outcome:
-        monkeypatch.chdir(ROOT)
-        args = [*overrides, *path_overrides, f"hydra.run.dir={tmp_path / 'job'}", "training.epochs=2"]
-        monkeypatch.setattr(sys, "argv", ["pipeline.run", *args])
-        try:
-            run.main()
-            code = 0
-        except SystemExit as stop:
-            code = int(stop.code or 0)
-        out = capfd.readouterr()
-        return Outcome(code, out.out, out.err, "run")
-
-    return call
 
 
 @pytest.mark.parametrize("name", ["non_numeric_in_two_columns", "missing_target"])
