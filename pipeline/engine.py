@@ -65,6 +65,33 @@ SATURATION = 0.99  # |tanh| or distance of sigmoid from 0/1 beyond which a unit 
 SATURATED_SHARE = 0.9  # a unit is saturated when it is so for this share of the rows
 
 
+TF_ALIGNMENT = 64  # bytes: TensorFlow's CPU kernels use a buffer in place only when so aligned
+
+
+def shareable(values: np.ndarray) -> bool:
+    """Whether TensorFlow can use the array's own memory: float32, C-contiguous, writable
+    (DLPack exports no read-only arrays), non-empty and 64-byte aligned."""
+    return (
+        values.dtype == np.float32
+        and values.flags.c_contiguous
+        and values.flags.writeable
+        and values.size > 0
+        and values.ctypes.data % TF_ALIGNMENT == 0
+    )
+
+
+def as_tensor(values: Any) -> tf.Tensor:
+    """A float32 tensor of `values`: over the array's own memory when `shareable` (through
+    DLPack, no copy: the array must not change while the tensor is in use), else a copy.
+
+    `tf.convert_to_tensor` copies, and briefly holds two copies (measured: +2x the array).
+    An unaligned buffer must never reach DLPack: TensorFlow aborts on it in some kernels.
+    """
+    if isinstance(values, np.ndarray) and shareable(values):
+        return tf.experimental.dlpack.from_dlpack(values.__dlpack__())
+    return tf.convert_to_tensor(values, dtype=tf.float32)
+
+
 def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
 
@@ -195,8 +222,8 @@ def train(
     optimizer.build(model.trainable_variables)
     run_epoch = _epoch_function(model, optimizer, batch_size, diagnostics)
     names = [layer.name for layer in dense_layers(model)]
-    x, y = (tf.convert_to_tensor(a, dtype=tf.float32) for a in train_data)
-    xv, yv = (tf.convert_to_tensor(a, dtype=tf.float32) for a in validation_data)
+    x, y = (as_tensor(a) for a in train_data)
+    xv, yv = (as_tensor(a) for a in validation_data)
     sample = x[: min(probe_rows, int(x.shape[0]))]
     outcome = Outcome()
     for epoch in range(1, epochs + 1):
