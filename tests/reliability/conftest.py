@@ -50,8 +50,8 @@ TALLY = Tally()  # one per session: pytest imports a conftest once
 
 
 def _outcome(report: pytest.TestReport) -> str:
-    if hasattr(report, "wasxfail"):
-        return "xfailed" if report.skipped else "failed"  # an XPASS(strict) is a failure
+    if hasattr(report, "wasxfail"):  # an expected failure: failed as expected, or passed after all
+        return "xfailed" if report.skipped else report.outcome
     return report.outcome
 
 

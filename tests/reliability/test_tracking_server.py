@@ -40,7 +40,7 @@ def tracking_server(tmp_path, local_server, free_port):
 
 
 def test_a_parallel_sweep_records_every_run_and_model_on_the_server(
-    tracking_server, tmp_path, path_overrides
+    tracking_server, tmp_path, path_overrides, record_runs
 ):
     url, served_artifacts = tracking_server
     command = [
@@ -59,11 +59,13 @@ def test_a_parallel_sweep_records_every_run_and_model_on_the_server(
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MLFLOW_DISABLE_TELEMETRY": "true"}
     env.pop("MLFLOW_TRACKING_URI", None)
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    client = mlflow.MlflowClient(url)
+    experiment = client.get_experiment_by_name("keras-regression")
+    runs = client.search_runs([experiment.experiment_id]) if experiment else []
+    record_runs(5, len(runs))  # a parent and one child per job
     assert done.returncode == 0, done.stderr[-3000:]
     assert "database is locked" not in done.stdout + done.stderr
 
-    client = mlflow.MlflowClient(url)
-    runs = client.search_runs([client.get_experiment_by_name("keras-regression").experiment_id])
     jobs = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(runs) == 5 and len(jobs) == 4  # a parent and one child per job
     assert all(r.info.status == "FINISHED" for r in runs)
