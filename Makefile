@@ -52,3 +52,7 @@ lock:  ## re-resolve both lock files from pyproject.toml (same versions in both)
 
 ui: install  ## open the MLflow UI on http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+.PHONY: reliability
+reliability: install-ray  ## the failure scenarios (bad data and config, crashes, parallel runs), with a summary line
+	$(PY) -m pytest -q tests/reliability
