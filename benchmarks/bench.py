@@ -14,7 +14,9 @@ Sections (`--only` takes a comma-separated list of these names):
   logmodel  b with tracking.log_model=false: median(b) - median(logmodel) = the model logging
   sweep     12 course-style fits vs `python -m pipeline.run -m ...` (3 initializers x 4 optimizers)
   housing   rows/s and peak RSS on California housing (course fit and project, a subprocess each)
-  1m        the same on a synthetic CSV of --big-rows rows (skipped by --quick unless named)
+  1m        the same on a synthetic CSV of --big-rows rows (skipped by --quick unless named), peak
+            memory in copies of the data, and training time at a quarter of the rows and at
+            twice the epochs (is the cost linear in rows x epochs?)
   dvc       `dvc repro` with nothing changed, in a temporary copy of the project
 
 Everything is written into a temporary folder (every `paths.*` key and `tracking.uri` are
@@ -126,6 +128,18 @@ def arrays(cfg: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
     return x, y, xv, yv, dict(prepared.manifest.get("rows", {}))
 
 
+def table_mb(prepared_dir: Path) -> float:
+    """MiB of the whole prepared table (every partition, inputs and target) as float64: the
+    unit in which the throughput report counts copies of the data."""
+    from pipeline.io import read_json
+    from pipeline.normalize import SCHEMA_FILE
+    from pipeline.split import MANIFEST_FILE
+
+    rows = sum(read_json(prepared_dir / MANIFEST_FILE)["rows"].values())
+    columns = len(read_json(prepared_dir / SCHEMA_FILE)["encoded_features"]) + 1
+    return rows * columns * 8 / 2**20
+
+
 def course_optimizer(opt: Any) -> Any:
     """What a course script writes for the configured optimizer (no schedules)."""
     import keras
@@ -228,6 +242,7 @@ def worker(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
         rows = read_json(ensure_prepared(cfg) / MANIFEST_FILE)["rows"]  # cheap: no data loaded
         out |= project_run(cfg, Path(spec["out_dir"]))
         out |= {"train_rows": int(rows["train"]), "epochs": out["epochs_run"] or cfg.training.epochs}
+        out["table_mb"] = table_mb(ensure_prepared(cfg))
     elif kind == "course-sweep":
         started = time.perf_counter()
         job_cfgs = [compose(overrides) for overrides in spec["jobs"]]
@@ -514,6 +529,7 @@ class Bench:
             else None,
             "project_peak_rss_mb": project["peak_rss_mb"],
             "project_rss_after_imports_mb": project["rss_after_imports_mb"],
+            "table_mb": project["table_mb"],
             "course_val_mse": course["val_mse"],
             "project_val_mse": project["val_mse"],
         }
@@ -521,8 +537,8 @@ class Bench:
     def housing(self) -> None:
         self.throughput("housing", ["dataset=california_housing", f"dataset.path={HOUSING_CSV}"])
 
-    def big(self) -> None:
-        rows = self.args.big_rows
+    def synthetic(self, rows: int) -> tuple[list[str], Callable[[], None]]:
+        """Overrides for a synthetic CSV of `rows` rows (8 inputs), and what writes it."""
         csv = self.tmp / f"synthetic_{rows}.csv"
 
         def make() -> None:
@@ -536,7 +552,49 @@ class Bench:
             frame["y"] = y.astype("float32")
             frame.to_csv(csv, index=False, float_format="%.6g")
 
-        self.throughput("1m", ["dataset=csv", f"dataset.path={csv}", "dataset.target=y"], make)
+        return ["dataset=csv", f"dataset.path={csv}", "dataset.target=y"], make
+
+    def big(self) -> None:
+        overrides, make = self.synthetic(self.args.big_rows)
+        self.throughput("1m", overrides, make)
+        self.linearity(overrides)
+
+    def project_point(self, overrides: list[str], epochs: int, label: str) -> dict[str, Any]:
+        """One project run_job (tracking off) in a fresh interpreter, its data prepared first."""
+        base = [
+            *overrides,
+            f"training.epochs={epochs}",
+            f"training.batch_size={self.args.throughput_batch}",
+            *self.paths,
+            f"tracking.uri={self.uri}",
+            "tracking.enabled=false",
+        ]
+        run_worker("prepare", {"overrides": base}, self.tmp, f"{label}-prepare")
+        spec = {"overrides": base, "out_dir": str(self.tmp / "runs" / label)}
+        return run_worker("project", spec, self.tmp, label)
+
+    def linearity(self, big_overrides: list[str]) -> None:
+        """Training time and peak memory at a quarter of the rows and at twice the epochs,
+        against the 1m throughput run: is the cost linear in rows x epochs?"""
+        epochs = self.args.throughput_epochs
+        small_overrides, make_small = self.synthetic(max(self.args.big_rows // 4, 100))
+        make_small()
+        points = [
+            self.project_point(small_overrides, epochs, "linear-quarter-rows"),
+            self.project_point(big_overrides, 2 * epochs, "linear-double-epochs"),
+        ]
+        big = self.results["throughput_1m"]
+        reference = {
+            "train_rows": big["train_rows"],
+            "epochs": big["epochs"],
+            "train_seconds_printed": big["project_train_s_printed"],
+            "peak_rss_mb": big["project_peak_rss_mb"],
+            "rss_after_imports_mb": big["project_rss_after_imports_mb"],
+            "table_mb": big["table_mb"],
+        }
+        self.results["linearity_1m"] = [
+            {k: p[k] for k in reference} for p in (points[0], reference, points[1])
+        ]
 
     # -- dvc
     def dvc(self) -> None:
@@ -597,6 +655,64 @@ def fmt(value: Any, spec: str = ".2f") -> str:
 
 def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
+
+
+def copies_lines(t: dict[str, Any], small: dict[str, Any] | None) -> list[str]:
+    """The project's peak above its imports, in copies of the float64 table; with a small
+    data set's run beside it, also without what any run needs (TF runtime, tracing, figures)."""
+    table = t.get("table_mb")
+    if not table:
+        return []
+    above = t["project_peak_rss_mb"] - t["project_rss_after_imports_mb"]
+    line = f"  project peak above imports: +{above:.0f} MB = {above / table:.1f} copies of the {table:.0f} MB"
+    line += " float64 table (all partitions, inputs + target)"
+    lines = [line]
+    if small is not None:
+        fixed = small["project_peak_rss_mb"] - small["project_rss_after_imports_mb"]
+        lines.append(
+            f"    less the +{fixed:.0f} MB the housing run needs "
+            f"({small.get('table_mb') or 0:.0f} MB of data): +{above - fixed:.0f} MB = "
+            f"{(above - fixed) / table:.1f} copies"
+        )
+    return lines
+
+
+def marginal(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Extra training microseconds per extra row-epoch from point `a` to point `b`."""
+    extra = b["train_rows"] * b["epochs"] - a["train_rows"] * a["epochs"]
+    seconds = (b["train_seconds_printed"] or 0) - (a["train_seconds_printed"] or 0)
+    return seconds / extra * 1e6 if extra and seconds else None
+
+
+def linearity_lines(points: list[dict[str, Any]]) -> list[str]:
+    """Training seconds and peak memory at (rows/4, E), (rows, E), (rows, 2E), and their ratios."""
+    lines = ["\nlinearity: project run_job's training part at a quarter of the rows and twice the epochs"]
+    lines.append(
+        f"  {'training rows x epochs':<24} {'train s':>8} {'us/row-epoch':>13} {'peak above imports':>19}"
+    )
+    for p in points:
+        row_epochs = p["train_rows"] * p["epochs"]
+        above = p["peak_rss_mb"] - p["rss_after_imports_mb"]
+        lines.append(
+            f"  {p['train_rows']:>10} x {p['epochs']:<11} {fmt(p['train_seconds_printed']):>8} "
+            f"{fmt(ratio(p['train_seconds_printed'], row_epochs / 1e6)):>13} {above:>16.0f} MB"
+        )
+    small, ref, long = points
+    rows_x = ref["train_rows"] / small["train_rows"]
+    mem_small = small["peak_rss_mb"] - small["rss_after_imports_mb"]
+    mem_ref = ref["peak_rss_mb"] - ref["rss_after_imports_mb"]
+    seconds = [p["train_seconds_printed"] for p in points]
+    lines.append(
+        f"  {rows_x:.1f}x rows -> {fmt(ratio(seconds[1], seconds[0]))}x training time, "
+        f"{fmt(ratio(mem_ref, mem_small))}x peak above imports; "
+        f"{long['epochs'] / ref['epochs']:.0f}x epochs -> {fmt(ratio(seconds[2], seconds[1]))}x training time"
+    )
+    by_rows, by_epochs = marginal(small, ref), marginal(ref, long)
+    lines.append(
+        f"  marginal cost: more rows {fmt(by_rows)} us/row-epoch, more epochs {fmt(by_epochs)} us/row-epoch "
+        "(linear when the two agree; the rest is a fixed cost per run)"
+    )
+    return lines
 
 
 def report(results: dict[str, Any]) -> str:
@@ -710,6 +826,11 @@ def report(results: dict[str, Any]) -> str:
             f"  final val MSE (scaled): course {t['course_val_mse']:.4f}, "
             f"project {fmt(t['project_val_mse'], '.4f')}"
         )
+        lines.extend(
+            copies_lines(t, results.get("throughput_housing") if key != "throughput_housing" else None)
+        )
+    if "linearity_1m" in results:
+        lines.extend(linearity_lines(results["linearity_1m"]))
     if "dvc" in results:
         d = results["dvc"]
         lines.append(
