@@ -56,14 +56,21 @@ def parse(path: Path, separator: str, label: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{label}: the file is empty") from None
     except pd.errors.ParserError as err:
-        raise PipelineError(f"{label}: cannot parse with separator {separator!r}: {err}") from None
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PipelineError(f"{label}: cannot parse with separator {separator!r}: {detail}") from None
 
 
-def check_separator(frame: pd.DataFrame, separator: str, label: str) -> None:
-    """A header that landed whole in one column names the separator it holds."""
-    if frame.shape[1] != 1:
+def first_line(path: Path, limit: int = 1 << 16) -> str:
+    """The header line as text (at most `limit` bytes of it)."""
+    with open(path, "rb") as handle:
+        return handle.readline(limit).decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def check_separator(header: str, separator: str, label: str) -> None:
+    """A header without the configured separator but with another likely one names it
+    (before parsing: a value like 1,5 would otherwise end in a tokenizer error instead)."""
+    if separator in header:
         return
-    header = str(frame.columns[0])
     hint = next((s for s in LIKELY_SEPARATORS if s != separator and s in header), None)
     if hint is not None:
         raise PipelineError(
@@ -88,8 +95,8 @@ def read_table(path: str | Path, separator: str, label: str | None = None) -> pd
     if not path.is_file():
         raise PipelineError(f"{label}: file not found")
     refuse_if_too_large(path, label)
+    check_separator(first_line(path), separator, label)
     frame = parse(path, separator, label)
-    check_separator(frame, separator, label)
     check_header(path, separator, label)
     if frame.empty:
         raise PipelineError(f"{label}: the file has a header but no data rows")

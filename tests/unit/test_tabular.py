@@ -108,3 +108,19 @@ def test_sizes_read_in_the_unit_that_fits(size: int, text: str) -> None:
     from pipeline.tabular import human_size
 
     assert human_size(size) == text
+
+
+def test_a_decimal_comma_in_a_semicolon_file_still_gets_the_separator_hint(tmp_path: Path) -> None:
+    path = write(tmp_path, "rooms;area;price\n3;70.5;210000\n4;1,5;250000\n")
+    with pytest.raises(PipelineError) as info:
+        read_table(path, ",")
+    assert "set dataset.separator=';'" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_parser_error_is_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "a,b\n1,2\n3,4,5\n")
+    with pytest.raises(PipelineError) as info:
+        read_table(path, ",")
+    message = str(info.value)
+    assert message.startswith(f"{path}: cannot parse with separator ','") and "line 3" in message
+    assert "\n" not in message
