@@ -173,3 +173,8 @@ def part_columns(prepared: Prepared, part: str) -> Columns:
 def design_matrix(prepared: Prepared, part: str, training: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
     """One partition's inputs and target, scaled with the training-set statistics."""
     return matrices_from(part_columns(prepared, part), prepared.schema, prepared.scaler, training)
+
+
+def target_values(prepared: Prepared, part: str) -> np.ndarray:
+    """A partition's target in its own units (float64), without reading the other columns."""
+    return part_columns(prepared, part).column(prepared.schema["target"])

@@ -19,6 +19,7 @@ from pipeline.data import (
     load_prepared,
     matrices,
     read_part,
+    target_values,
 )
 from pipeline.engine import as_tensor
 from pipeline.features import standardize
@@ -158,3 +159,10 @@ def test_read_part_keeps_a_stored_index_and_column_types(tmp_path):
     rows.to_parquet(tmp_path / "plain.parquet", index=False)
     for name in ("with_index.parquet", "plain.parquet"):
         pd.testing.assert_frame_equal(read_part(tmp_path / name), pd.read_parquet(tmp_path / name))
+
+
+def test_target_values_reads_the_target_column_alone(prepared_dir):
+    prepared = load_prepared(prepared_dir)
+    for part in PARTS:
+        want = pd.read_parquet(prepared_dir / part_file(part))["target"].to_numpy(dtype="float64")
+        np.testing.assert_array_equal(target_values(prepared, part), want)
