@@ -11,7 +11,7 @@ import pandas as pd
 
 from pipeline import plots
 from pipeline.config import Config, load_config
-from pipeline.data import Prepared, design_matrix, load_prepared
+from pipeline.data import Prepared, design_matrix, load_prepared, target_values
 from pipeline.engine import predict
 from pipeline.errors import PipelineError, run_cli
 from pipeline.features import standardize, unstandardize
@@ -42,7 +42,7 @@ def predictions_by_part(model: keras.Model, prepared: Prepared, cfg: Config) -> 
         x, _ = design_matrix(prepared, part, cfg.training)
         raw_pred = predict(model, x)
         predicted = unstandardize(raw_pred, stats) if cfg.training.scale_target else raw_pred
-        actual = prepared.parts[part][prepared.schema["target"]].to_numpy(dtype="float64")
+        actual = np.asarray(target_values(prepared, part), dtype="float64")  # not the whole partition
         out[part] = pd.DataFrame(
             {
                 "actual": actual,
