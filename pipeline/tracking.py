@@ -6,6 +6,7 @@ between jobs that share a process (Hydra's joblib launcher reuses workers).
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import logging
 import math
@@ -306,6 +307,24 @@ def artifact_location(uri: str, paths: PathsConfig, root: Path | None = None) ->
     return folder.resolve().as_uri()
 
 
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Serialize the first access to a local SQLite store across processes. MLflow creates and
+    migrates a new database on first use, and processes doing that at once make each other
+    crash (alembic: 'Online migration expected to match one row'), losing their runs."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    database = Path(uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{database}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _experiment_id(client: Any, name: str, location: str | None = None) -> str:
     """Get or create the experiment; tolerate another process creating it at the same time."""
     for _ in range(5):
@@ -342,11 +361,14 @@ def tracked_run(
     from mlflow import MlflowClient
 
     uri = resolve_tracking_uri(tracking, paths)
-    client = MlflowClient(uri)
-    if run_id is None:
-        experiment_id = reach(
-            uri, lambda: _experiment_id(client, tracking.experiment, artifact_location(uri, paths))
+    with store_lock(uri):  # MlflowClient opens (and, the first time, creates) the store
+        client = MlflowClient(uri)
+        experiment_id = (
+            reach(uri, lambda: _experiment_id(client, tracking.experiment, artifact_location(uri, paths)))
+            if run_id is None
+            else None
         )
+    if run_id is None:
         tags = {**(tags or {}), **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
         run = client.create_run(experiment_id, run_name=run_name, tags=tags)
     else:
@@ -380,8 +402,9 @@ def start_sweep_run(tracking: TrackingConfig, paths: PathsConfig, name: str, tag
     from mlflow import MlflowClient
 
     uri = resolve_tracking_uri(tracking, paths)
-    client = MlflowClient(uri)
-    experiment_id = _experiment_id(client, tracking.experiment, artifact_location(uri, paths))
+    with store_lock(uri):
+        client = MlflowClient(uri)
+        experiment_id = _experiment_id(client, tracking.experiment, artifact_location(uri, paths))
     run = client.create_run(experiment_id, run_name=name, tags={SWEEP_TAG: tracking.sweep_name, **tags})
     return str(run.info.run_id)
 
