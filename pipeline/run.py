@@ -125,12 +125,51 @@ def _job(dict_cfg: Any) -> float:
     return value
 
 
+def group_options(values: list[str], group: str, config_dir: Path) -> str | None:
+    """The first of `values` naming no `conf/<group>/<value>.yaml`, as a message listing the valid ones."""
+    valid = sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+    bad = [v for v in values if v not in valid]
+    if not bad:
+        return None
+    return f"conf/{group}/{bad[0]}.yaml does not exist; {group} must be one of {', '.join(valid)}"
+
+
+def unknown_group_option(arguments: list[str], config_dir: Path) -> str | None:
+    """A command-line choice of a config group option that conf/ lacks (`optimizer=adamax`,
+    `optimizer=sgd,adamax`, `+experiment=typo`), found before Hydra composes anything.
+    Hydra's own groups (hydra/launcher=...) come from plugins and are left to Hydra."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for argument in arguments:
+        try:
+            override = parser.parse_override(argument)
+            group = override.key_or_group
+            skipped = override.is_delete() or override.value() is None  # `group=null` deselects
+            if skipped or group.startswith("hydra") or not (config_dir / group).is_dir():
+                continue
+            if override.is_sweep_override():
+                values = list(override.sweep_string_iterator())
+            else:
+                values = [override.get_value_element_as_str()]
+        except Exception:  # noqa: BLE001 - not an override, or a sweep Hydra expands itself
+            continue
+        message = group_options(values, group, config_dir)
+        if message:
+            return message
+    return None
+
+
 def main() -> None:
     import hydra
 
     config_dir = (Path.cwd() / CONFIG_DIR).resolve()
     if not config_dir.is_dir():
         print(f"error: {config_dir} not found; run from the project root", file=sys.stderr)
+        raise SystemExit(2)
+    unknown = unknown_group_option([a for a in sys.argv[1:] if not a.startswith("-")], config_dir)
+    if unknown:
+        print(f"error: {unknown}", file=sys.stderr)
         raise SystemExit(2)
     # conf/hydra/launcher/ray.yaml extends the Ray plugin's schema of the same name on purpose
     warnings.filterwarnings("ignore", message="(?s).*is validated against ConfigStore schema")
