@@ -86,12 +86,24 @@ def run_pipeline(
     capfd: pytest.CaptureFixture[str],
 ) -> Callable[..., Outcome]:
     """`python -m pipeline.run OVERRIDES` through its Hydra entry point, in-process (a Python
-    start with TensorFlow costs ~12 s here); every path in tmp_path, 2 epochs."""
+    start with TensorFlow costs ~12 s here); every path in tmp_path, 2 epochs.
+
+    Hydra is told to leave logging alone: its dictConfig closes every existing handler, and
+    absl's (installed when TensorFlow is imported, bound to pytest's capture stream at the
+    time) closes its stream on close, which kills pytest's output capture. The real command
+    with Hydra's logging is run as a subprocess in test_bad_config.py."""
     from pipeline import run
 
     def call(*overrides: str) -> Outcome:
         monkeypatch.chdir(ROOT)
-        args = ["training.epochs=2", *path_overrides, f"hydra.run.dir={tmp_path / 'job'}", *overrides]
+        args = [
+            "training.epochs=2",
+            *path_overrides,
+            f"hydra.run.dir={tmp_path / 'job'}",
+            "hydra/job_logging=none",
+            "hydra/hydra_logging=none",
+            *overrides,
+        ]
         monkeypatch.setattr(sys, "argv", ["pipeline.run", *args])
         try:
             run.main()
