@@ -9,34 +9,8 @@ import sys
 from pathlib import Path
 
 import mlflow
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def tracking_server(tmp_path, local_server, free_port):
-    """A real `mlflow server` on 127.0.0.1, serving the artifacts it stores."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{tmp_path / 'server.db'}",
-        "--artifacts-destination",
-        str(tmp_path / "server-artifacts"),
-        "--serve-artifacts",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return local_server(command, port, "/health", env, cwd=tmp_path), tmp_path / "server-artifacts"
 
 
 def test_a_parallel_sweep_records_every_run_and_model_on_the_server(
