@@ -56,3 +56,7 @@ ui: install  ## open the MLflow UI on http://127.0.0.1:5000
 .PHONY: reliability
 reliability: install-ray  ## the failure scenarios (bad data and config, crashes, parallel runs), with a summary line
 	$(PY) -m pytest -q tests/reliability
+
+.PHONY: audit
+audit: install  ## pip-audit both lock files, strict: a package it cannot check fails (docs/reliability.md)
+	$(VENV)/bin/uv tool run --quiet pip-audit==2.10.1 -r requirements-ray.lock --no-deps --disable-pip --strict
