@@ -34,9 +34,14 @@ def ray_installed() -> None:
 
 
 def ray_env(cwd: Path) -> dict[str, str]:
+    """The environment of the Ray nodes and the driver: a HOME of their own, because Ray reads
+    ~/.ray/auth_token, which a user's earlier local Ray session may have left behind."""
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS")}
     bin_dir = os.path.dirname(sys.executable)
+    home = cwd / ".home"
+    home.mkdir(exist_ok=True)
     return env | {
+        "HOME": str(home),
         "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
         "RAY_USAGE_STATS_ENABLED": "0",
         "MLFLOW_DISABLE_TELEMETRY": "true",

@@ -251,7 +251,7 @@ def test_a_constant_column_is_kept_unscaled_or_dropped_as_configured(
     from pipeline.run import run_job
 
     csv = data_file(table("x1,c,x2,y", *[row.replace(",", ",7,", 1) for row in GOOD]))
-    setting = f"+dataset.constant_columns={policy}"  # not in conf/dataset/*.yaml: hence the +
+    setting = f"dataset.constant_columns={policy}"
     outcome = run_stages(csv, setting)
     assert outcome.code == 0, outcome
     notices = [line for line in outcome.stderr.splitlines() if line.startswith(said)]
