@@ -8,9 +8,17 @@ child run, and list all four in its comparison.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from sweep_helpers import Sweep, assert_parent_report, hydra_value, run_sweep
+# sweep_helpers lives with the integration tests, which share it; pytest puts only this
+# test's own folder on sys.path, so a run of tests/reliability alone needs theirs too.
+INTEGRATION = str(Path(__file__).resolve().parents[1] / "integration")
+if INTEGRATION not in sys.path:
+    sys.path.append(INTEGRATION)
+
+from reliability_helpers import store_runs  # noqa: E402
+from sweep_helpers import Sweep, assert_parent_report, hydra_value, run_sweep  # noqa: E402
 
 
 def write_tiny_csv(path: Path, rows: int = 16) -> Path:
@@ -19,7 +27,7 @@ def write_tiny_csv(path: Path, rows: int = 16) -> Path:
     return path
 
 
-def test_failed_jobs_do_not_stop_the_sweep_and_are_all_reported(tmp_path: Path) -> None:
+def test_failed_jobs_do_not_stop_the_sweep_and_are_all_reported(tmp_path: Path, record_runs) -> None:
     good = write_tiny_csv(tmp_path / "good.csv")
     missing = tmp_path / "no-such-dir" / "missing.csv"
     sweep: Sweep = run_sweep(
@@ -30,6 +38,9 @@ def test_failed_jobs_do_not_stop_the_sweep_and_are_all_reported(tmp_path: Path) 
         "model.initializer=he_normal,bogus",
         "training.epochs=2",
     )
+
+    # four job runs and the sweep's parent run, counted before any assertion
+    record_runs(5, len(store_runs(sweep.uri)))
 
     # the sweep ran to its end and says what failed
     assert sweep.returncode == 1, sweep.output()
