@@ -17,6 +17,7 @@ import math
 import os
 import socket
 import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from pipeline.train import describe, recorded_params, train_and_record
 CONFIG_DIR = "conf"
 PARENT_ENV = "PIPELINE_SWEEP_PARENT_RUN_ID"
 JOB_FILE = "job.json"
+ERROR_FILE = "error.txt"
 
 
 def placement_tags() -> dict[str, str]:
@@ -116,7 +118,11 @@ def _job(dict_cfg: Any) -> float:
         if isinstance(err, PipelineError):
             print(f"error: {message}", file=sys.stderr)
             raise SystemExit(2) from None
-        raise
+        # Not the user's doing: one line here, the traceback in a file (and in the run, if any).
+        trace = out_dir / ERROR_FILE
+        trace.write_text("".join(traceback.format_exception(err)), encoding="utf-8")
+        print(f"error: {message} (traceback in {trace})", file=sys.stderr)
+        raise SystemExit(1) from None
     value = objective(report)
     write_json(
         out_dir / JOB_FILE,

@@ -76,11 +76,6 @@ def test_an_exception_inside_training_ends_the_run_failed_with_the_error_and_its
     assert leftovers(job) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unexpected (non-PipelineError) error in `python -m pipeline.run` is re-raised to "
-    "Hydra, which prints 'Error executing job with overrides: [...]' and a traceback, not one line",
-)
 def test_an_unexpected_error_in_a_job_ends_with_one_error_line(run_pipeline, monkeypatch):
     from pipeline import run
 
@@ -89,8 +84,11 @@ def test_an_unexpected_error_in_a_job_ends_with_one_error_line(run_pipeline, mon
 
     monkeypatch.setattr(run, "run_job", crash)
     outcome = run_pipeline()
-    assert outcome.code != 0, outcome
-    assert "simulated crash inside the job" in error_line(outcome.stderr)
+    assert outcome.code == 1, outcome  # an internal error, not the user's (those exit 2)
+    line = error_line(outcome.stderr)
+    assert "RuntimeError: simulated crash inside the job (traceback in " in line
+    trace = Path(line.rsplit("(traceback in ", 1)[1].rstrip(")"))
+    assert 'raise RuntimeError("simulated crash inside the job")' in trace.read_text()
 
 
 @pytest.mark.parametrize(
