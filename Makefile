@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install install-ray run test test-all params lint lock ui clean
+.PHONY: help install install-ray run test test-slow test-all params lint lock ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ run: install  ## install, then run the whole DVC pipeline on the default data
 
 test: install-ray  ## install (Ray extra included), then run the tests (the slow ones excluded)
 	$(PY) -m pytest -m "not slow"
+
+test-slow: install-ray  ## only the slow tests (Ray cluster, tracking server, DVC queue, resume, big presets)
+	$(PY) -m pytest -m slow
 
 test-all: install-ray  ## every test, the slow ones included
 	$(PY) -m pytest

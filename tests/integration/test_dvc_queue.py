@@ -135,7 +135,7 @@ def experiments_of(show: list[dict[str, Any]], baseline: str) -> list[dict[str, 
     return [rev for exp in entry.get("experiments") or [] for rev in exp["revs"]]
 
 
-@pytest.mark.slow  # about 2 minutes: three full pipelines in DVC's queue workers (make test-all)
+@pytest.mark.slow  # about 2 minutes: three full pipelines in DVC queue workers (make test-slow)
 def test_queued_experiments_run_in_parallel_and_track_into_the_projects_store(tmp_path: Path) -> None:
     env = command_env(
         {

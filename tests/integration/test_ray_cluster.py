@@ -95,6 +95,7 @@ def driver_project(target: Path) -> Path:
     return target
 
 
+@pytest.mark.slow  # minutes of real processes: CI runs it (make test-slow)
 def test_a_sweep_runs_on_two_ray_nodes_and_records_runs_and_models_on_the_server(
     ray_cluster, tracking_server, tmp_path
 ):

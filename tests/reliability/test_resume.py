@@ -66,6 +66,7 @@ def uninterrupted(
     return snapshot(folder)
 
 
+@pytest.mark.slow  # minutes of real processes: CI runs it (make test-slow)
 def test_a_failed_stage_resumes_and_equals_an_uninterrupted_run(
     tmp_path: Path, record_runs, monkeypatch: pytest.MonkeyPatch
 ) -> None:

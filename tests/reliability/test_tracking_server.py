@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import mlflow
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # minutes of real processes: CI runs it (make test-slow)
 def test_a_parallel_sweep_records_every_run_and_model_on_the_server(
     tracking_server, tmp_path, path_overrides, record_runs
 ):
