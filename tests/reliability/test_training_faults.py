@@ -92,8 +92,8 @@ def test_an_unexpected_error_in_a_job_ends_with_one_error_line(run_pipeline, mon
 
 
 @pytest.mark.parametrize(
-    ("sig", "name"), [(signal.SIGINT, "SIGINT")], ids=["sigint"]
-)  # SIGTERM: test_faults.py
+    ("sig", "name"), [(signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")], ids=["sigint", "sigterm"]
+)
 def test_ctrl_c_during_training_ends_the_run_killed_and_leaves_outputs_whole_or_absent(
     tmp_path, path_overrides, record_runs, sig, name
 ):
@@ -125,7 +125,7 @@ def test_ctrl_c_during_training_ends_the_run_killed_and_leaves_outputs_whole_or_
             if runs and len(client.get_metric_history(runs[0].info.run_id, "val_loss")) >= 20:
                 run_id = runs[0].info.run_id
                 break
-        job.send_signal(sig)  # what Ctrl-C in a terminal sends to the foreground process
+        job.send_signal(sig)  # SIGINT: what Ctrl-C sends; SIGTERM: what a scheduler or `kill` sends
         _, stderr = job.communicate(timeout=60)
     finally:
         if job.poll() is None:
