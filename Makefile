@@ -13,7 +13,7 @@ help:  ## list the targets
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet uv==0.13.9
-	$(VENV)/bin/uv pip sync --quiet --python $(PY) requirements.lock
+	$(VENV)/bin/uv pip sync --quiet --compile-bytecode --python $(PY) requirements.lock
 	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 $(VENV)/.installed-ray: requirements-ray.lock requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet uv==0.13.9
-	$(VENV)/bin/uv pip sync --quiet --python $(PY) requirements-ray.lock
+	$(VENV)/bin/uv pip sync --quiet --compile-bytecode --python $(PY) requirements-ray.lock
 	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $@ $(VENV)/.installed
 
