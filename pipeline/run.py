@@ -20,17 +20,13 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline.config import Config, validate_config
-from pipeline.crossval import cross_validate
-from pipeline.data import load_prepared
 from pipeline.errors import PipelineError
-from pipeline.evaluate import evaluate_and_record
 from pipeline.io import write_json
-from pipeline.prepare import ensure_prepared
-from pipeline.tracking import tracked_run
-from pipeline.train import describe, recorded_params, train_and_record
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
 
 CONFIG_DIR = "conf"
 PARENT_ENV = "PIPELINE_SWEEP_PARENT_RUN_ID"
@@ -49,6 +45,8 @@ def placement_tags() -> dict[str, str]:
 
 def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dict[str, Any]:
     """Prepare data if needed, cross-validate if asked, train, evaluate: one MLflow run."""
+    from pipeline.tracking import tracked_run
+
     with tracked_run(
         cfg.tracking,
         cfg.paths,
@@ -56,6 +54,13 @@ def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dic
         tags=placement_tags(),
         parent_run_id=parent_run_id,
     ) as recorder:
+        # TensorFlow is imported here, inside the run: a sweep's driver process never needs it
+        from pipeline.crossval import cross_validate
+        from pipeline.data import load_prepared
+        from pipeline.evaluate import evaluate_and_record
+        from pipeline.prepare import ensure_prepared
+        from pipeline.train import describe, recorded_params, train_and_record
+
         if recorder is not None:
             recorder.log_params(recorded_params(cfg))
         prepared = load_prepared(ensure_prepared(cfg))
@@ -100,6 +105,8 @@ def _job(dict_cfg: Any) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import OmegaConf
+
+    from pipeline.config import validate_config
 
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
