@@ -1,4 +1,4 @@
-"""Everything that touches MLflow. No other module imports mlflow.
+"""Everything that touches MLflow, with pipeline.recorder. No other module imports mlflow.
 
 Runs are addressed by id through an `MlflowClient`, so no global "active run" leaks
 between jobs that share a process (Hydra's joblib launcher reuses workers).
@@ -9,29 +9,22 @@ from __future__ import annotations
 import fcntl
 import functools
 import logging
-import math
 import os
-import queue
 import signal
 import subprocess
 import threading
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import PathsConfig, TrackingConfig
 from pipeline.errors import PipelineError
+from pipeline.recorder import RunRecorder, shared_helper
 
-PARAM_VALUE_LIMIT = 6000
-BATCH_LIMIT = 1000  # MLflow's maximum metrics per log_batch
-SEND_EVERY = 200  # queued metrics are sent in small batches, so most go out during training
-FLUSH_EVERY_S = 10.0
 RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
 
 
@@ -103,183 +96,6 @@ def git_commit(cwd: Path | None = None) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def pip_requirements() -> list[str]:
-    """What the logged model needs, pinned to what trained it (no slow inference)."""
-    names = ("mlflow", "keras", "tensorflow-cpu", "pandas", "numpy")
-    pins = []
-    for name in names:
-        try:
-            pins.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return pins
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
-
-
-class RunRecorder:
-    """One MLflow run: params, batched metrics, tags, artifacts, the model.
-
-    Every MLflow call runs, in order, on one background thread, so recording overlaps
-    training and evaluation instead of adding to them (TensorFlow releases the GIL while
-    a graph runs). `end()` waits for everything queued, then sets the run's status; a
-    recording error is raised there, after the run is marked FAILED.
-    """
-
-    def __init__(self, uri: str, run_id: str, experiment_id: str) -> None:
-        from mlflow import MlflowClient
-
-        self.uri, self.run_id, self.experiment_id = uri, run_id, experiment_id
-        self.client = MlflowClient(uri)
-        self.status = "FINISHED"
-        self._pending: list[Any] = []
-        self._last_flush = time.monotonic()
-        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
-        self._errors: list[BaseException] = []
-        self._worker = threading.Thread(target=self._work, name=f"mlflow-{run_id[:8]}", daemon=True)
-        self._worker.start()
-
-    def _work(self) -> None:
-        while (task := self._queue.get()) is not None:
-            try:
-                if not self._errors:
-                    task()
-            except BaseException as err:  # noqa: BLE001 (reported by end())
-                self._errors.append(err)
-
-    def _submit(self, task: Callable[[], None]) -> None:
-        self._queue.put(task)
-
-    def drain(self) -> None:
-        """Wait until every queued call has run; raise the first recording error."""
-        done = threading.Event()
-        self._queue.put(done.set)
-        done.wait()
-        if self._errors:
-            raise self._errors[0]
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
-
-        items = [Param(k, str(v)[:PARAM_VALUE_LIMIT]) for k, v in params.items()]
-        for start in range(0, len(items), 100):
-            chunk = items[start : start + 100]
-            self._submit(lambda chunk=chunk: self.client.log_batch(self.run_id, params=chunk))
-
-    def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
-        """Queue finite metrics (NaN and infinity are never written), sent in batches."""
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        self._pending.extend(Metric(k, float(v), now, step) for k, v in metrics.items() if _finite(v))
-        if time.monotonic() - self._last_flush > FLUSH_EVERY_S or len(self._pending) >= SEND_EVERY:
-            self.flush()
-
-    def flush(self) -> None:
-        pending, self._pending = self._pending, []
-        for start in range(0, len(pending), BATCH_LIMIT):
-            chunk = pending[start : start + BATCH_LIMIT]
-            self._submit(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
-        self._last_flush = time.monotonic()
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        from mlflow.entities import RunTag
-
-        items = [RunTag(k, str(v)) for k, v in tags.items() if v is not None]
-        if items:
-            self._submit(lambda: self.client.log_batch(self.run_id, tags=items))
-
-    def log_text(self, text: str, artifact_file: str) -> None:
-        self._submit(lambda: self.client.log_text(self.run_id, text, artifact_file))
-
-    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        self._submit(lambda: self.client.log_artifact(self.run_id, str(path), artifact_path))
-
-    def log_training_data(self, frame: Any, name: str, source: str, target: str) -> None:
-        """The training rows as an MLflow dataset input (name, digest, source)."""
-
-        def task() -> None:
-            import mlflow.data
-            from mlflow.entities import DatasetInput, InputTag
-
-            with warnings.catch_warnings():  # a local path matches two equivalent source types
-                warnings.simplefilter("ignore", UserWarning)
-                dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=target)
-            tags = [InputTag("mlflow.data.context", "training")]
-            self.client.log_inputs(
-                self.run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)]
-            )
-
-        self._submit(task)
-
-    def log_model(self, keras_file: Path, preprocessing_file: Path, raw_dtypes: Mapping[str, str]) -> None:
-        """Log the raw-rows pyfunc model (the `.keras` network inside) and tag its `model_uri`."""
-        self._submit(lambda: self._log_model(Path(keras_file), Path(preprocessing_file), dict(raw_dtypes)))
-
-    def _log_model(self, keras_file: Path, preprocessing_file: Path, raw_dtypes: dict[str, str]) -> None:
-        """Log the raw-rows pyfunc model (the `.keras` network inside) and tag its model URI."""
-        import mlflow
-        import mlflow.pyfunc
-        from mlflow.models import ModelSignature
-        from mlflow.types import ColSpec, Schema
-
-        import pipeline
-
-        def col_type(dtype: str) -> str:
-            if dtype.startswith(("int", "uint")):
-                return "long"
-            if dtype.startswith("float"):
-                return "double"
-            if dtype == "bool":
-                return "boolean"
-            return "string"
-
-        signature = ModelSignature(
-            inputs=Schema([ColSpec(col_type(t), name) for name, t in raw_dtypes.items()]),
-            outputs=Schema([ColSpec("double")]),
-        )
-        package_dir = Path(pipeline.__file__).parent
-        mlflow.set_tracking_uri(self.uri)
-        # pyfunc.log_model logs into the active run (and creates the model in the run's
-        # experiment, with its artifact location); leaving the `with` marks the run
-        # FINISHED, and `end()` then sets the status that is true. (Model.log(run_id=...)
-        # without an active run files the model under the Default experiment instead.)
-        with mlflow.start_run(run_id=self.run_id), warnings.catch_warnings():
-            # no input example on purpose: the signature is explicit (mlflow #16183)
-            warnings.filterwarnings("ignore", message=".*input example.*")
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(package_dir / "serving_model.py"),
-                artifacts={"keras_model": str(keras_file), "preprocessing": str(preprocessing_file)},
-                code_paths=[str(package_dir)],
-                signature=signature,
-                pip_requirements=pip_requirements(),
-            )
-        self.client.set_tag(self.run_id, "model_uri", str(info.model_uri))
-
-    def close(self) -> None:
-        """Send what is queued and wait for it, leaving the run's status as it is."""
-        self.flush()
-        try:
-            self.drain()
-        finally:
-            self._queue.put(None)
-
-    def end(self, status: str) -> None:
-        """Send what is queued, wait for it, then set `status` (FAILED if recording failed)."""
-        self.flush()
-        try:
-            self.drain()
-        except BaseException:
-            self.client.set_terminated(self.run_id, "FAILED")
-            raise
-        finally:
-            self._queue.put(None)
-        self.client.set_terminated(self.run_id, status)
 
 
 def reach(uri: str, call: Callable[[], str]) -> str:
@@ -361,6 +177,7 @@ def tracked_run(
     from mlflow import MlflowClient
 
     uri = resolve_tracking_uri(tracking, paths)
+    shared_helper().send(("open", uri))  # the recording helper starts up meanwhile
     with store_lock(uri):  # MlflowClient opens (and, the first time, creates) the store
         client = MlflowClient(uri)
         experiment_id = (
@@ -425,7 +242,8 @@ def record_failed_job(
         run_name=name,
         tags={PARENT_TAG: parent_id, RUN_STATUS_TAG: "failed", "error": error[:5000]},
     )
-    recorder = RunRecorder(resolve_tracking_uri(tracking, paths), run.info.run_id, parent.info.experiment_id)
+    uri = resolve_tracking_uri(tracking, paths)
+    recorder = RunRecorder(uri, run.info.run_id, parent.info.experiment_id, inline=True)
     recorder.log_params(params)
     recorder.end("FAILED")
     return str(run.info.run_id)
@@ -435,7 +253,7 @@ def resume_run(tracking: TrackingConfig, paths: PathsConfig, run_id: str) -> Run
     """A recorder for an existing run (a sweep's parent) without changing its status."""
     quiet_environment()
     run = _client(tracking, paths).get_run(run_id)
-    return RunRecorder(resolve_tracking_uri(tracking, paths), run_id, run.info.experiment_id)
+    return RunRecorder(resolve_tracking_uri(tracking, paths), run_id, run.info.experiment_id, inline=True)
 
 
 def _client(tracking: TrackingConfig, paths: PathsConfig) -> Any:

@@ -261,12 +261,7 @@ def train_and_record(
     train = design_matrix(prepared, "train", cfg.training)
     validation = design_matrix(prepared, "validation", cfg.training)
     if recorder is not None:
-        recorder.log_training_data(
-            prepared.parts["train"],
-            cfg.dataset.name,
-            str(prepared.directory / "train.parquet"),
-            prepared.schema["target"],
-        )
+        recorder.log_training_data(prepared.directory, "train", cfg.dataset.name, prepared.schema["target"])
 
     def log_epoch(row: dict[str, float]) -> None:
         if recorder is not None:

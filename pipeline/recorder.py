@@ -1,0 +1,419 @@
+"""Recording one MLflow run without slowing the training that produces it.
+
+MLflow's client is Python: a run's ~2,000 metric rows, its artifacts and its model cost
+about 0.3 s of CPU. On a thread they compete with training and drawing for the GIL, and
+the run got 30 % slower (docs/benchmarks.md). So every MLflow call of a run goes, in
+order, to a helper process (`python -m pipeline.recorder`), one per training process,
+started on first use and reused by every later run; it works on the other core while
+training goes on. Messages are pickled over a pipe; nothing waits for them except
+`drain()`, which returns once the helper has done everything sent so far for the run and
+reports its first error.
+
+`inline=True` runs each call at once in the caller instead (a sweep's parent run and other
+short records, where starting a helper would cost more than it saves).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import math
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
+
+PARAM_VALUE_LIMIT = 6000
+BATCH_LIMIT = 1000  # MLflow's maximum metrics per log_batch
+SEND_EVERY = 200  # queued metrics are sent in small batches, so most go out during training
+FLUSH_EVERY_S = 10.0
+HELPER_EXIT_WAIT_S = 30.0  # at exit, how long the helper may take to finish what was sent
+
+
+class RecordingError(RuntimeError):
+    """A call to the tracking store failed; the run is marked FAILED."""
+
+
+def pip_requirements() -> list[str]:
+    """What the logged model needs, pinned to what trained it (no slow inference)."""
+    names = ("mlflow", "keras", "tensorflow-cpu", "pandas", "numpy")
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+# --------------------------------------------------------------------------- the calls
+
+
+def _log_batch(
+    client: Any, uri: str, run_id: str, metrics: list[Any], params: list[Any], tags: list[Any]
+) -> None:
+    client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+
+
+def _log_text(client: Any, uri: str, run_id: str, text: str, artifact_file: str) -> None:
+    client.log_text(run_id, text, artifact_file)
+
+
+def _log_artifact(client: Any, uri: str, run_id: str, path: str, artifact_path: str | None) -> None:
+    client.log_artifact(run_id, path, artifact_path)
+
+
+def _log_training_data(
+    client: Any, uri: str, run_id: str, directory: str, part: str, name: str, target: str
+) -> None:
+    """A prepared partition as an MLflow dataset input (name, digest, source, schema)."""
+    import mlflow.data
+    from mlflow.entities import DatasetInput, InputTag
+
+    from pipeline.data import load_prepared
+
+    prepared = load_prepared(directory)
+    frame = prepared.parts[part]
+    source = str(Path(directory) / f"{part}.parquet")
+    with warnings.catch_warnings():  # a local path matches two equivalent source types
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=target)
+    tags = [InputTag("mlflow.data.context", "training")]
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
+
+
+def _col_type(dtype: str) -> str:
+    if dtype.startswith(("int", "uint")):
+        return "long"
+    if dtype.startswith("float"):
+        return "double"
+    if dtype == "bool":
+        return "boolean"
+    return "string"
+
+
+def _log_model(
+    client: Any, uri: str, run_id: str, keras_file: str, preprocessing_file: str, raw_dtypes: dict[str, str]
+) -> None:
+    """Log the raw-rows pyfunc model (the `.keras` network inside) and tag its model URI."""
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    import pipeline
+
+    signature = ModelSignature(
+        inputs=Schema([ColSpec(_col_type(t), name) for name, t in raw_dtypes.items()]),
+        outputs=Schema([ColSpec("double")]),
+    )
+    package_dir = Path(pipeline.__file__).parent
+    mlflow.set_tracking_uri(uri)
+    # pyfunc.log_model logs into the active run (and creates the model in the run's
+    # experiment, with its artifact location); leaving the `with` marks the run FINISHED,
+    # and `end()` then sets the status that is true. (Model.log(run_id=...) without an
+    # active run files the model under the Default experiment instead.)
+    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        # no input example on purpose: the signature is explicit (mlflow #16183)
+        warnings.filterwarnings("ignore", message=".*input example.*")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(package_dir / "serving_model.py"),
+            artifacts={"keras_model": keras_file, "preprocessing": preprocessing_file},
+            code_paths=[str(package_dir)],
+            signature=signature,
+            pip_requirements=pip_requirements(),
+        )
+    client.set_tag(run_id, "model_uri", str(info.model_uri))
+
+
+CALLS: dict[str, Callable[..., None]] = {
+    "log_batch": _log_batch,
+    "log_text": _log_text,
+    "log_artifact": _log_artifact,
+    "log_training_data": _log_training_data,
+    "log_model": _log_model,
+}
+
+
+class Executor:
+    """Runs the calls of many runs, in the order sent; remembers each run's errors.
+    After a run's first error its later calls are skipped (the run will be FAILED)."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, Any] = {}
+        self.errors: dict[str, list[str]] = {}
+
+    def client(self, uri: str) -> Any:
+        if uri not in self.clients:
+            from mlflow import MlflowClient
+
+            self.clients[uri] = MlflowClient(uri)
+        return self.clients[uri]
+
+    def run(self, uri: str, run_id: str, call: str, args: tuple[Any, ...]) -> None:
+        if self.errors.get(run_id):
+            return
+        try:
+            CALLS[call](self.client(uri), uri, run_id, *args)
+        except Exception as err:  # noqa: BLE001 (reported by drain)
+            detail = "".join(traceback.format_exception(err))
+            self.errors.setdefault(run_id, []).append(f"{call}: {type(err).__name__}: {err}\n{detail}")
+
+    def take_errors(self, run_id: str) -> list[str]:
+        return self.errors.pop(run_id, [])
+
+
+# --------------------------------------------------------------------------- the helper process
+
+
+HELPER_NICE = 10  # below the training process: recording never delays a training step
+
+
+def background_priority() -> None:
+    """The helper is background work: a lower CPU priority, and one thread for pyarrow
+    (reading the dataset record's partition), so it never takes both cores from training."""
+    os.nice(HELPER_NICE)
+    import pyarrow
+
+    pyarrow.set_cpu_count(1)
+    pyarrow.set_io_thread_count(1)
+
+
+def preload() -> None:
+    """Import what the calls need while the training process is still starting up
+    (MLflow's client, its pandas dataset and pyfunc model code: ~1.5 s)."""
+    import mlflow.data.pandas_dataset  # noqa: F401
+    import mlflow.pyfunc  # noqa: F401
+    from mlflow import MlflowClient  # noqa: F401
+
+
+def serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
+    """The helper's loop: ("env", {...}), ("open", uri), ("call", uri, run_id, name, args)
+    and ("sync", run_id, token) messages until the pipe closes. Ctrl-C and SIGTERM are left to
+    the training process, which then ends its run through this helper (KILLED)."""
+    from pipeline.tracking import quiet_environment, store_lock
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    quiet_environment()
+    background_priority()
+    preload()
+    executor = Executor()
+    while True:
+        try:
+            message = pickle.load(inbox)
+        except EOFError:
+            return
+        if message[0] == "env":
+            os.environ.update(message[1])
+        elif message[0] == "call":
+            _, uri, run_id, call, args = message
+            executor.run(uri, run_id, call, args)
+        elif message[0] == "open":  # open the store now, before a run needs it
+            with contextlib.suppress(Exception), store_lock(message[1]):  # a failure shows later
+                executor.client(message[1]).search_experiments(max_results=1)
+        elif message[0] == "sync":
+            _, run_id, token = message
+            pickle.dump((token, executor.take_errors(run_id)), outbox)
+            outbox.flush()
+
+
+class Helper:
+    """The training process's end of one helper process."""
+
+    def __init__(self) -> None:
+        import pipeline
+
+        self.owner = os.getpid()
+        source_root = str(Path(pipeline.__file__).resolve().parents[1])  # the same code as ours
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.recorder"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self._send_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._tokens = itertools.count()
+        atexit.register(self.close)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        assert self.process.stdin is not None
+        with self._send_lock:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+
+    def sync(self, run_id: str) -> list[str]:
+        """Wait until the helper has done everything sent for `run_id`; its errors."""
+        assert self.process.stdout is not None
+        with self._sync_lock:
+            token = next(self._tokens)
+            self.send(("sync", run_id, token))
+            while True:  # an earlier sync interrupted by a signal may have left its reply
+                answer, errors = pickle.load(self.process.stdout)
+                if answer == token:
+                    return list(errors)
+
+    def close(self) -> None:
+        """Let the helper finish what was sent, then exit."""
+        if self.owner != os.getpid() or not self.alive():
+            return
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            self.process.wait(timeout=HELPER_EXIT_WAIT_S)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+
+
+_helper: Helper | None = None
+_helper_lock = threading.Lock()
+
+
+def shared_helper() -> Helper:
+    """This process's helper, started on first use (and again if it died or we forked)."""
+    global _helper
+    with _helper_lock:
+        if _helper is None or _helper.owner != os.getpid() or not _helper.alive():
+            _helper = Helper()
+        return _helper
+
+
+# --------------------------------------------------------------------------- the recorder
+
+
+class RunRecorder:
+    """One MLflow run: params, batched metrics, tags, artifacts, the model.
+
+    Every call is sent to the helper process (or, `inline`, made at once) in order. `end()`
+    waits for everything sent, then sets the run's status; a recording error is raised
+    there, after the run is marked FAILED.
+    """
+
+    def __init__(self, uri: str, run_id: str, experiment_id: str, inline: bool = False) -> None:
+        from mlflow import MlflowClient
+
+        self.uri, self.run_id, self.experiment_id = uri, run_id, experiment_id
+        self.client = MlflowClient(uri)
+        self.status = "FINISHED"
+        self._pending: list[Any] = []
+        self._last_flush = time.monotonic()
+        self._errors: list[str] = []
+        self._inline = Executor() if inline else None
+        self._helper: Helper | None = None
+        if not inline:
+            self._helper = shared_helper()
+            settings = {k: v for k, v in os.environ.items() if k.startswith(("MLFLOW_", "DO_NOT_TRACK"))}
+            self._send(("env", settings))
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        assert self._helper is not None
+        try:
+            self._helper.send(message)
+        except (OSError, ValueError) as err:  # the helper died: reported by drain()
+            self._errors.append(f"the recording process is gone ({type(err).__name__}: {err})")
+
+    def _submit(self, call: str, *args: Any) -> None:
+        if self._inline is not None:
+            self._inline.run(self.uri, self.run_id, call, args)
+        elif not self._errors:
+            self._send(("call", self.uri, self.run_id, call, args))
+
+    def drain(self) -> None:
+        """Wait until every call sent has run; raise the first recording error."""
+        if self._inline is not None:
+            self._errors += self._inline.take_errors(self.run_id)
+        elif self._helper is not None and not self._errors:
+            try:
+                self._errors += self._helper.sync(self.run_id)
+            except (OSError, EOFError, pickle.UnpicklingError) as err:
+                self._errors.append(f"the recording process is gone ({type(err).__name__}: {err})")
+        if self._errors:
+            raise RecordingError(self._errors[0])
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:PARAM_VALUE_LIMIT]) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            self._submit("log_batch", [], items[start : start + 100], [])
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
+        """Queue finite metrics (NaN and infinity are never written), sent in batches."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._pending.extend(Metric(k, float(v), now, step) for k, v in metrics.items() if _finite(v))
+        if time.monotonic() - self._last_flush > FLUSH_EVERY_S or len(self._pending) >= SEND_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for start in range(0, len(pending), BATCH_LIMIT):
+            self._submit("log_batch", pending[start : start + BATCH_LIMIT], [], [])
+        self._last_flush = time.monotonic()
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, str(v)) for k, v in tags.items() if v is not None]
+        if items:
+            self._submit("log_batch", [], [], items)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self._submit("log_text", text, artifact_file)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self._submit("log_artifact", str(path), artifact_path)
+
+    def log_training_data(self, directory: str | Path, part: str, name: str, target: str) -> None:
+        """The prepared partition `part` as the run's training dataset input (read by the
+        helper from its file: the training process never holds it as a frame)."""
+        self._submit("log_training_data", str(directory), part, name, target)
+
+    def log_model(self, keras_file: Path, preprocessing_file: Path, raw_dtypes: Mapping[str, str]) -> None:
+        """Log the raw-rows pyfunc model (the `.keras` network inside) and tag its `model_uri`."""
+        self._submit("log_model", str(keras_file), str(preprocessing_file), dict(raw_dtypes))
+
+    def close(self) -> None:
+        """Send what is queued and wait for it, leaving the run's status as it is."""
+        self.flush()
+        self.drain()
+
+    def end(self, status: str) -> None:
+        """Send what is queued, wait for it, then set `status` (FAILED if recording failed)."""
+        self.flush()
+        try:
+            self.drain()
+        except BaseException:
+            self.client.set_terminated(self.run_id, "FAILED")
+            raise
+        self.client.set_terminated(self.run_id, status)
+
+
+if __name__ == "__main__":
+    stdout = os.fdopen(os.dup(1), "wb")  # the replies; anything printed goes to stderr instead
+    os.dup2(2, 1)
+    serve(sys.stdin.buffer, stdout)
