@@ -10,8 +10,12 @@ both averaged over the epoch's samples, validation after every epoch.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,6 +201,79 @@ def _probe(model: keras.Model) -> Any:
     return probe
 
 
+CACHE_SIZE = 8  # compiled epoch functions kept per process (a sweep's distinct structures)
+_compiled: OrderedDict[str, tuple[keras.Model, keras.optimizers.Optimizer, Any, threading.Lock]] = (
+    OrderedDict()
+)
+_compiled_lock = threading.Lock()
+
+
+def structure_key(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int, diagnostics: bool
+) -> str:
+    """What the compiled epoch function depends on: the network without its initializers
+    (they only choose the starting weights, which are copied in), the optimizer without a
+    constant learning rate (a variable, assigned), the batch size and the diagnostics."""
+    layers = []
+    for layer in model.get_config()["layers"]:
+        config = {k: v for k, v in layer["config"].items() if not k.endswith("initializer")}
+        if layer.get("class_name") == "InputLayer":
+            config.pop("name", None)  # an input's name is no part of the graph
+        layers.append({**layer, "config": config})
+    settings = optimizer.get_config()
+    settings.pop("name", None)  # numbered per process (adam, adam_1, ...): no part of the graph
+    if isinstance(settings.get("learning_rate"), float):
+        settings.pop("learning_rate")
+    return json.dumps(
+        [type(optimizer).__name__, layers, settings, batch_size, diagnostics], sort_keys=True, default=str
+    )
+
+
+@contextmanager
+def compiled(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int, diagnostics: bool
+) -> Iterator[tuple[keras.Model, keras.optimizers.Optimizer, Any]]:
+    """A network, optimizer and compiled epoch function to train `model` with `optimizer`.
+
+    Tracing the epoch function takes ~0.2 s, as long as 100 epochs of the lab network, and
+    a sweep repeats the same structure with other initializers or learning rates. So the
+    function is kept with a private copy of the network and optimizer it was traced on;
+    a later fit of the same structure copies its starting weights and fresh optimizer
+    state (learning rate included) into that copy and reuses the function: the same graph
+    from the same starting point, so the same numbers (tests/unit/test_engine_cache.py).
+    The caller copies the trained weights back. A copy in use by another thread is not
+    shared: that fit compiles its own.
+    """
+    key = structure_key(model, optimizer, batch_size, diagnostics)
+    with _compiled_lock:
+        entry = _compiled.get(key)
+        if entry is not None:
+            _compiled.move_to_end(key)
+    if entry is None:
+        net = keras.models.clone_model(model)
+        net.set_weights(model.get_weights())
+        opt = type(optimizer).from_config(optimizer.get_config())
+        opt.build(net.trainable_variables)
+        run_epoch = _epoch_function(net, opt, batch_size, diagnostics)
+        entry = (net, opt, run_epoch, threading.Lock())
+        with _compiled_lock:
+            _compiled[key] = entry
+            while len(_compiled) > CACHE_SIZE:
+                _compiled.popitem(last=False)
+    net, opt, run_epoch, lock = entry
+    if not lock.acquire(blocking=False):  # another thread trains on this copy right now
+        run_epoch = _epoch_function(model, optimizer, batch_size, diagnostics)
+        yield model, optimizer, run_epoch
+        return
+    try:
+        net.set_weights(model.get_weights())
+        for mine, fresh in zip(opt.variables, optimizer.variables, strict=True):
+            mine.assign(fresh)
+        yield net, opt, run_epoch
+    finally:
+        lock.release()
+
+
 def train(
     model: keras.Model,
     optimizer: keras.optimizers.Optimizer,
@@ -220,7 +297,31 @@ def train(
     """
     tf.get_logger().setLevel("ERROR")  # a new network per fit retraces by design; no warning
     optimizer.build(model.trainable_variables)
-    run_epoch = _epoch_function(model, optimizer, batch_size, diagnostics)
+    with compiled(model, optimizer, batch_size, diagnostics) as (net, opt, run_epoch):
+        outcome = _train(
+            net,
+            opt,
+            run_epoch,
+            (train_data, validation_data),
+            (epochs, seed, diagnostics, probe_rows),
+            early_stopping,
+            on_epoch,
+        )
+        if net is not model:
+            model.set_weights(net.get_weights())
+    return outcome
+
+
+def _train(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    run_epoch: Any,
+    data: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    settings: tuple[int, int, bool, int],  # epochs, seed, diagnostics, probe rows
+    early_stopping: EarlyStopping | None,
+    on_epoch: Callable[[dict[str, float]], None] | None,
+) -> Outcome:
+    (train_data, validation_data), (epochs, seed, diagnostics, probe_rows) = data, settings
     names = [layer.name for layer in dense_layers(model)]
     x, y = (as_tensor(a) for a in train_data)
     xv, yv = (as_tensor(a) for a in validation_data)
