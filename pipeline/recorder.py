@@ -37,6 +37,7 @@ PARAM_VALUE_LIMIT = 6000
 BATCH_LIMIT = 1000  # MLflow's maximum metrics per log_batch
 SEND_EVERY = 200  # queued metrics are sent in small batches, so most go out during training
 FLUSH_EVERY_S = 10.0
+RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
 HELPER_EXIT_WAIT_S = 30.0  # at exit, how long the helper may take to finish what was sent
 
 
@@ -54,6 +55,11 @@ def pip_requirements() -> list[str]:
         except metadata.PackageNotFoundError:
             continue
     return pins
+
+
+def absolute(path: str | Path) -> str:
+    """Paths go to the helper absolute: it may have started in another working directory."""
+    return str(Path(path).resolve())
 
 
 def _finite(value: Any) -> bool:
@@ -288,6 +294,20 @@ class Helper:
             self.process.kill()
 
 
+def mlflow_settings() -> dict[str, str]:
+    """This process's MLflow settings (HTTP timeouts, telemetry), for the helper to apply."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("MLFLOW_", "DO_NOT_TRACK"))}
+
+
+def start_helper(uri: str) -> None:
+    """Start this process's helper now, and have it open a local store, while the run begins
+    (its MLflow imports and the store's first open take ~1.5 s, off the run's path)."""
+    helper = shared_helper()
+    helper.send(("env", mlflow_settings()))
+    if uri.startswith("sqlite:"):
+        helper.send(("open", uri))
+
+
 _helper: Helper | None = None
 _helper_lock = threading.Lock()
 
@@ -325,8 +345,7 @@ class RunRecorder:
         self._helper: Helper | None = None
         if not inline:
             self._helper = shared_helper()
-            settings = {k: v for k, v in os.environ.items() if k.startswith(("MLFLOW_", "DO_NOT_TRACK"))}
-            self._send(("env", settings))
+            self._send(("env", mlflow_settings()))
 
     def _send(self, message: tuple[Any, ...]) -> None:
         assert self._helper is not None
@@ -351,7 +370,11 @@ class RunRecorder:
             except (OSError, EOFError, pickle.UnpicklingError) as err:
                 self._errors.append(f"the recording process is gone ({type(err).__name__}: {err})")
         if self._errors:
-            raise RecordingError(self._errors[0])
+            summary, _, detail = self._errors[0].partition("\n")
+            error = RecordingError(summary)
+            if detail:
+                error.add_note(f"in the recording process:\n{detail}")
+            raise error
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
@@ -386,16 +409,16 @@ class RunRecorder:
         self._submit("log_text", text, artifact_file)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        self._submit("log_artifact", str(path), artifact_path)
+        self._submit("log_artifact", absolute(path), artifact_path)
 
     def log_training_data(self, directory: str | Path, part: str, name: str, target: str) -> None:
         """The prepared partition `part` as the run's training dataset input (read by the
         helper from its file: the training process never holds it as a frame)."""
-        self._submit("log_training_data", str(directory), part, name, target)
+        self._submit("log_training_data", absolute(directory), part, name, target)
 
     def log_model(self, keras_file: Path, preprocessing_file: Path, raw_dtypes: Mapping[str, str]) -> None:
         """Log the raw-rows pyfunc model (the `.keras` network inside) and tag its `model_uri`."""
-        self._submit("log_model", str(keras_file), str(preprocessing_file), dict(raw_dtypes))
+        self._submit("log_model", absolute(keras_file), absolute(preprocessing_file), dict(raw_dtypes))
 
     def close(self) -> None:
         """Send what is queued and wait for it, leaving the run's status as it is."""
@@ -407,7 +430,11 @@ class RunRecorder:
         self.flush()
         try:
             self.drain()
-        except BaseException:
+        except BaseException as err:
+            with contextlib.suppress(Exception):  # the status below matters more
+                reason = f"{type(err).__name__}: {err}"[:5000]
+                self.client.set_tag(self.run_id, RUN_STATUS_TAG, "failed")
+                self.client.set_tag(self.run_id, "error", reason)
             self.client.set_terminated(self.run_id, "FAILED")
             raise
         self.client.set_terminated(self.run_id, status)

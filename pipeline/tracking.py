@@ -23,9 +23,7 @@ from typing import Any
 
 from pipeline.config import PathsConfig, TrackingConfig
 from pipeline.errors import PipelineError
-from pipeline.recorder import RunRecorder, shared_helper
-
-RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
+from pipeline.recorder import RUN_STATUS_TAG, RunRecorder, start_helper
 
 
 def project_root(cwd: Path | None = None) -> Path:
@@ -177,7 +175,7 @@ def tracked_run(
     from mlflow import MlflowClient
 
     uri = resolve_tracking_uri(tracking, paths)
-    shared_helper().send(("open", uri))  # the recording helper starts up meanwhile
+    start_helper(uri)  # the recording helper starts up meanwhile
     with store_lock(uri):  # MlflowClient opens (and, the first time, creates) the store
         client = MlflowClient(uri)
         experiment_id = (

@@ -7,6 +7,7 @@ stage output is ever half-written.
   outputs complete or absent
 - a crash while the split stage writes: no half-written processed folder, no temporary
   leftovers, an earlier output kept whole
+- the process that records the run dies: the run FAILED saying so, the next run records
 - a job started without MLFLOW_DISABLE_TELEMETRY still runs with MLflow's telemetry off
 """
 
@@ -74,6 +75,49 @@ def test_an_exception_inside_training_ends_the_run_failed_with_the_error_and_its
     assert "simulated device failure" in record["error"], record
     assert not (job / "model").exists() and not (job / "metrics.json").exists()
     assert leftovers(job) == []
+
+
+def test_a_recording_process_that_dies_mid_run_fails_the_run_and_the_next_run_records(
+    run_pipeline, isolated_tracking, monkeypatch, record_runs
+):
+    """The helper process that records a run (pipeline/recorder.py) is killed in epoch 2: the
+    run ends FAILED saying so, the command exits 1 with one line, and the next run in the
+    same process starts a new helper and records in full."""
+    from pipeline import recorder
+
+    real_train = engine.train
+
+    def train_killing_the_helper(*args, on_epoch=None, **kwargs):
+        def on_epoch_then_kill(row):
+            on_epoch(row)
+            if row["epoch"] == 2:
+                helper = recorder.shared_helper()
+                helper.process.kill()
+                helper.process.wait()
+
+        return real_train(*args, on_epoch=on_epoch_then_kill, **kwargs)
+
+    monkeypatch.setattr(engine, "train", train_killing_the_helper)
+    outcome = run_pipeline("training.epochs=5")
+    runs = store_runs(isolated_tracking)
+    record_runs(1, len(runs))
+    assert outcome.code == 1, outcome
+    line = error_line(outcome.stderr)
+    assert "RecordingError: the recording process is gone" in line, line
+    assert [r.info.status for r in runs] == ["FAILED"]
+    assert runs[0].data.tags["run_status"] == "failed", runs[0].data.tags
+    assert "the recording process is gone" in runs[0].data.tags["error"]
+
+    monkeypatch.setattr(engine, "train", real_train)
+    again = run_pipeline("training.epochs=5")
+    assert again.code == 0, again
+    runs = store_runs(isolated_tracking)
+    record_runs(1, len(runs) - 1)
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    assert len(finished) == 1, [(r.info.run_name, r.info.status) for r in runs]
+    client = mlflow.MlflowClient(isolated_tracking)
+    assert [m.step for m in client.get_metric_history(finished[0].info.run_id, "val_loss")] == [1, 2, 3, 4, 5]
+    assert "model_uri" in finished[0].data.tags
 
 
 def test_an_unexpected_error_in_a_job_ends_with_one_error_line(run_pipeline, monkeypatch):

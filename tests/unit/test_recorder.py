@@ -1,0 +1,56 @@
+"""The recording executor: calls run in order, a failing call fails its run only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pipeline import recorder
+from pipeline.recorder import Executor, RecordingError, RunRecorder
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        if text == "boom":
+            raise OSError("disk full")
+        self.calls.append((run_id, artifact_file))
+
+
+@pytest.fixture
+def executor(monkeypatch: pytest.MonkeyPatch) -> tuple[Executor, FakeClient]:
+    client = FakeClient()
+    executor = Executor()
+    monkeypatch.setattr(executor, "client", lambda uri: client)
+    return executor, client
+
+
+def test_a_failing_call_skips_the_rest_of_its_run_and_is_reported_once(executor) -> None:
+    run, client = executor
+    run.run("uri", "a", "log_text", ("one", "1.txt"))
+    run.run("uri", "a", "log_text", ("boom", "2.txt"))
+    run.run("uri", "a", "log_text", ("three", "3.txt"))  # skipped: the run will be FAILED anyway
+    run.run("uri", "b", "log_text", ("other run", "b.txt"))  # another run is not affected
+    assert client.calls == [("a", "1.txt"), ("b", "b.txt")]
+    errors = run.take_errors("a")
+    assert len(errors) == 1 and errors[0].startswith("log_text: OSError: disk full")
+    assert run.take_errors("a") == [] and run.take_errors("b") == []
+
+
+def test_drain_raises_one_line_with_the_helper_traceback_as_a_note(monkeypatch) -> None:
+    monkeypatch.setattr(recorder, "shared_helper", lambda: None)
+    rec = RunRecorder.__new__(RunRecorder)
+    rec._inline, rec._helper = None, None
+    rec._errors = ["log_model: OSError: disk full\nTraceback (most recent call last):\n  ..."]
+    with pytest.raises(RecordingError) as failure:
+        rec.drain()
+    assert str(failure.value) == "log_model: OSError: disk full"
+    assert "Traceback" in failure.value.__notes__[0]
+
+
+def test_paths_are_sent_absolute(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert recorder.absolute("models/model.keras") == str(tmp_path / "models" / "model.keras")
