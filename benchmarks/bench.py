@@ -312,7 +312,7 @@ class Bench:
             "tensorflow": "import tensorflow",
             "keras": "import keras",
             "mlflow": "import mlflow",
-            "pipeline.run (+tf, keras, hydra)": "import pipeline.run",
+            "pipeline.train (+tf, keras, mlflow)": "import pipeline.train",
             "mlflow.pyfunc+keras": "import mlflow.pyfunc, mlflow.keras",
         }
         out = {}

@@ -181,6 +181,7 @@ class TrainingConfig(_Strict):
     cv_folds: int = Field(default=0, ge=0)  # k >= 2: k-fold cross-validation on train + validation rows
     diagnostics: bool | Literal["auto"] = "auto"
     diagnostics_rows: int = Field(default=4096, ge=1)
+    threads: int = Field(default=1, ge=0)  # TensorFlow's threads per op; 0: one per core
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
 
     @field_validator("cv_folds")

@@ -96,6 +96,19 @@ def as_tensor(values: Any) -> tf.Tensor:
     return tf.convert_to_tensor(values, dtype=tf.float32)
 
 
+def use_threads(threads: int) -> None:
+    """TensorFlow's threads per op and between ops (0: its default, one per core). Settable
+    only before TensorFlow's first operation in this process; later calls leave it as it is
+    (a sweep's jobs in one process share the first job's setting)."""
+    if threads <= 0:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already started in this process
+        return
+
+
 def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
 

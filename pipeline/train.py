@@ -77,6 +77,7 @@ def fit(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Seed, build and train the configured network with the fused loop (see engine.py)."""
+    engine.use_threads(cfg.training.threads)
     keras.utils.set_random_seed(cfg.training.seed)
     model = build_model(train[0].shape[1], cfg.model)
     es = cfg.training.early_stopping
