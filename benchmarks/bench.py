@@ -217,7 +217,13 @@ def worker(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     import keras  # noqa: F401
 
+    # what a run imports (pipeline.run imports these inside run_job): memory above this
+    # baseline is the run's, not its modules'
+    import pipeline.crossval  # noqa: F401
+    import pipeline.evaluate  # noqa: F401
+    import pipeline.prepare  # noqa: F401
     import pipeline.run  # noqa: F401
+    import pipeline.train  # noqa: F401
 
     out: dict[str, Any] = {"import_seconds": time.perf_counter() - t0, "rss_after_imports_mb": maxrss_mb()}
     cfg = compose(spec["overrides"])
