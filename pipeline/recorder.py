@@ -39,6 +39,7 @@ SEND_EVERY = 200  # queued metrics are sent in small batches, so most go out dur
 FLUSH_EVERY_S = 10.0
 RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
 HELPER_EXIT_WAIT_S = 30.0  # at exit, how long the helper may take to finish what was sent
+DATASET_ATTEMPTS = 4  # a dataset record that loses a race with another job's is sent again
 
 
 class RecordingError(RuntimeError):
@@ -99,7 +100,18 @@ def _log_training_data(
         warnings.simplefilter("ignore", UserWarning)
         dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=target)
     tags = [InputTag("mlflow.data.context", "training")]
-    client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
+    inputs = [DatasetInput(dataset._to_mlflow_entity(), tags=tags)]
+    for attempt in range(DATASET_ATTEMPTS):
+        try:
+            client.log_inputs(run_id, datasets=inputs)
+            return
+        except Exception as err:
+            # Jobs of a sweep record the same dataset at once: the store looks it up, finds
+            # nothing, and all insert it; one wins and the others fail on its unique key
+            # (seen on a Ray cluster). Again, the store finds the winner's row and links it.
+            if "UNIQUE constraint" not in str(err) or attempt == DATASET_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def _col_type(dtype: str) -> str:

@@ -54,3 +54,43 @@ def test_drain_raises_one_line_with_the_helper_traceback_as_a_note(monkeypatch) 
 def test_paths_are_sent_absolute(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert recorder.absolute("models/model.keras") == str(tmp_path / "models" / "model.keras")
+
+
+class RacingClient:
+    """A store where another job inserted the same dataset first `losses` times."""
+
+    def __init__(self, losses: int, message: str = "UNIQUE constraint failed: datasets.digest") -> None:
+        self.losses, self.message, self.calls = losses, message, 0
+
+    def log_inputs(self, run_id: str, datasets: list[Any]) -> None:
+        self.calls += 1
+        if self.calls <= self.losses:
+            raise RuntimeError(f"(sqlite3.IntegrityError) {self.message}")
+
+
+@pytest.fixture
+def one_partition(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import pandas as pd
+
+    import pipeline.data
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [3.0, 4.0, 5.0]})
+    monkeypatch.setattr(
+        pipeline.data, "load_prepared", lambda folder: types.SimpleNamespace(parts={"train": frame})
+    )
+    monkeypatch.setattr(recorder.time, "sleep", lambda seconds: None)
+
+
+def test_a_dataset_record_that_loses_a_race_with_another_job_is_sent_again(one_partition, tmp_path) -> None:
+    client = RacingClient(losses=2)
+    recorder._log_training_data(client, "uri", "run", str(tmp_path), "train", "data", "y")
+    assert client.calls == 3
+
+
+def test_other_dataset_errors_are_not_retried(one_partition, tmp_path) -> None:
+    client = RacingClient(losses=1, message="disk I/O error")
+    with pytest.raises(RuntimeError, match="disk I/O error"):
+        recorder._log_training_data(client, "uri", "run", str(tmp_path), "train", "data", "y")
+    assert client.calls == 1
