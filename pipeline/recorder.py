@@ -21,6 +21,7 @@ import itertools
 import math
 import os
 import pickle
+import queue
 import signal
 import subprocess
 import sys
@@ -39,6 +40,7 @@ SEND_EVERY = 200  # queued metrics are sent in small batches, so most go out dur
 FLUSH_EVERY_S = 10.0
 RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
 HELPER_EXIT_WAIT_S = 30.0  # at exit, how long the helper may take to finish what was sent
+OUTBOX_MESSAGES = 64  # messages waiting for the helper before training waits for it
 DATASET_ATTEMPTS = 4  # a dataset record that loses a race with another job's is sent again
 
 
@@ -252,7 +254,14 @@ def serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
 
 
 class Helper:
-    """The training process's end of one helper process."""
+    """The training process's end of one helper process.
+
+    Two threads of this process talk to the pipe, never the main thread: a signal handler
+    (Ctrl-C, SIGTERM) raises in the main thread, and an exception in the middle of a write
+    or a read would leave half a message in the pipe, which the other side then waits on
+    for ever. The main thread only puts whole messages on a bounded queue (a helper that
+    falls behind slows training down instead of filling memory) and takes whole replies.
+    """
 
     def __init__(self) -> None:
         import pipeline
@@ -268,41 +277,64 @@ class Helper:
             stdout=subprocess.PIPE,
             env=env,
         )
-        self._send_lock = threading.Lock()
+        self._outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=OUTBOX_MESSAGES)
+        self._replies: queue.Queue[tuple[int, list[str]] | None] = queue.Queue()
+        self._broken: OSError | None = None
         self._sync_lock = threading.Lock()
         self._tokens = itertools.count()
+        self._writer = threading.Thread(target=self._write, name="recorder-writer", daemon=True)
+        self._reader = threading.Thread(target=self._read, name="recorder-reader", daemon=True)
+        self._writer.start()
+        self._reader.start()
         atexit.register(self.close)
+
+    def _write(self) -> None:
+        assert self.process.stdin is not None
+        try:
+            while (data := self._outbox.get()) is not None:
+                self.process.stdin.write(data)
+                self.process.stdin.flush()
+            self.process.stdin.close()
+        except OSError as err:  # the helper is gone: reported to the next send and sync
+            self._broken = err
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            while True:
+                self._replies.put(pickle.load(self.process.stdout))
+        except (EOFError, OSError, pickle.UnpicklingError):
+            self._replies.put(None)  # the helper is gone
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def send(self, message: tuple[Any, ...]) -> None:
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        assert self.process.stdin is not None
-        with self._send_lock:
-            self.process.stdin.write(data)
-            self.process.stdin.flush()
+        if self._broken is not None:
+            raise self._broken
+        self._outbox.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
     def sync(self, run_id: str) -> list[str]:
         """Wait until the helper has done everything sent for `run_id`; its errors."""
-        assert self.process.stdout is not None
         with self._sync_lock:
             token = next(self._tokens)
             self.send(("sync", run_id, token))
             while True:  # an earlier sync interrupted by a signal may have left its reply
-                answer, errors = pickle.load(self.process.stdout)
-                if answer == token:
-                    return list(errors)
+                reply = self._replies.get()
+                if reply is None:
+                    self._replies.put(None)  # every later sync learns it too
+                    raise EOFError("the recording process exited")
+                if reply[0] == token:
+                    return list(reply[1])
 
     def close(self) -> None:
         """Let the helper finish what was sent, then exit."""
         if self.owner != os.getpid() or not self.alive():
             return
         try:
-            assert self.process.stdin is not None
-            self.process.stdin.close()
+            self._outbox.put(None, timeout=HELPER_EXIT_WAIT_S)
             self.process.wait(timeout=HELPER_EXIT_WAIT_S)
-        except (OSError, subprocess.TimeoutExpired):
+        except (queue.Full, subprocess.TimeoutExpired):
             self.process.kill()
 
 

@@ -35,8 +35,11 @@ def store_runs(uri: str) -> list[Any]:
         return []
     from mlflow import MlflowClient
 
-    client = MlflowClient(uri)
-    experiments = [e.experiment_id for e in client.search_experiments()]
+    from pipeline.tracking import store_lock
+
+    with store_lock(uri):  # a job may be creating the store right now: never migrate beside it
+        client = MlflowClient(uri)
+        experiments = [e.experiment_id for e in client.search_experiments()]
     return client.search_runs(experiments) if experiments else []
 
 

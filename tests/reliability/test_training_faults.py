@@ -29,8 +29,25 @@ from reliability_helpers import ROOT, error_line, leftovers, store_runs, subproc
 from pipeline import engine, io, split
 from pipeline.ingest import ingest
 from pipeline.normalize import normalize_stage
+from pipeline.tracking import store_lock
 
 EXPERIMENT = "keras-regression"
+
+
+def after_each_epoch(monkeypatch, hook):
+    """engine.train calls `hook(row)` after each epoch's own callback (a fault injected
+    mid-training); the real engine.train is returned, to put back."""
+    real_train = engine.train
+
+    def train(*args, on_epoch=None, **kwargs):
+        def on_epoch_then_hook(row):
+            on_epoch(row)
+            hook(row)
+
+        return real_train(*args, on_epoch=on_epoch_then_hook, **kwargs)
+
+    monkeypatch.setattr(engine, "train", train)
+    return real_train
 
 
 def test_an_exception_inside_training_ends_the_run_failed_with_the_error_and_its_traceback(
@@ -38,17 +55,12 @@ def test_an_exception_inside_training_ends_the_run_failed_with_the_error_and_its
 ):
     """A real failure after training has started (not bad data or config): engine.train's
     epoch callback raises after the second epoch, as a crashing callback or device would."""
-    real_train = engine.train
 
-    def failing_train(*args, on_epoch=None, **kwargs):
-        def on_epoch_then_crash(row):
-            on_epoch(row)
-            if row["epoch"] >= 2:
-                raise RuntimeError("simulated device failure in epoch 2")
+    def crash(row):
+        if row["epoch"] >= 2:
+            raise RuntimeError("simulated device failure in epoch 2")
 
-        return real_train(*args, on_epoch=on_epoch_then_crash, **kwargs)
-
-    monkeypatch.setattr(engine, "train", failing_train)
+    after_each_epoch(monkeypatch, crash)
     outcome = run_pipeline("training.epochs=5")
     runs = store_runs(isolated_tracking)
     record_runs(1, len(runs))
@@ -66,7 +78,7 @@ def test_an_exception_inside_training_ends_the_run_failed_with_the_error_and_its
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2]
     traceback_file = Path(client.download_artifacts(run.info.run_id, "error.txt", str(tmp_path / "dl")))
     text = traceback_file.read_text(encoding="utf-8")
-    assert text.startswith("Traceback") and "failing_train" in text, text[-2000:]
+    assert text.startswith("Traceback") and "in crash" in text, text[-2000:]
     assert "RuntimeError: simulated device failure in epoch 2" in text
     # the job folder: a failed record with the run's id, no model, no metrics
     job = tmp_path / "job"
@@ -85,19 +97,13 @@ def test_a_recording_process_that_dies_mid_run_fails_the_run_and_the_next_run_re
     same process starts a new helper and records in full."""
     from pipeline import recorder
 
-    real_train = engine.train
+    def kill_the_helper(row):
+        if row["epoch"] == 2:
+            helper = recorder.shared_helper()
+            helper.process.kill()
+            helper.process.wait()
 
-    def train_killing_the_helper(*args, on_epoch=None, **kwargs):
-        def on_epoch_then_kill(row):
-            on_epoch(row)
-            if row["epoch"] == 2:
-                helper = recorder.shared_helper()
-                helper.process.kill()
-                helper.process.wait()
-
-        return real_train(*args, on_epoch=on_epoch_then_kill, **kwargs)
-
-    monkeypatch.setattr(engine, "train", train_killing_the_helper)
+    real_train = after_each_epoch(monkeypatch, kill_the_helper)
     outcome = run_pipeline("training.epochs=5")
     runs = store_runs(isolated_tracking)
     record_runs(1, len(runs))
@@ -156,7 +162,8 @@ def test_ctrl_c_during_training_ends_the_run_killed_and_leaves_outputs_whole_or_
     job = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    client = mlflow.MlflowClient(store)
+    with store_lock(store):  # the job creates the store at the same time: never migrate beside it
+        client = mlflow.MlflowClient(store)
     deadline = time.monotonic() + 120
     run_id = None
     try:
