@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import PathsConfig, TrackingConfig, load_config
-from pipeline.errors import PipelineError, run_cli
+from pipeline.errors import PipelineError, process_main, run_cli
 from pipeline.tracking import (
     RUN_STATUS_TAG,
     RunSummary,
@@ -320,4 +320,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    process_main(lambda: run_cli(main))

@@ -13,7 +13,7 @@ from pipeline import plots
 from pipeline.config import Config, load_config
 from pipeline.data import Prepared, design_matrix, load_prepared, target_values
 from pipeline.engine import predict
-from pipeline.errors import PipelineError, run_cli
+from pipeline.errors import PipelineError, process_main, run_cli
 from pipeline.features import standardize, unstandardize
 from pipeline.io import read_json, write_json, write_with
 from pipeline.split import PARTS
@@ -166,4 +166,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    process_main(lambda: run_cli(main))

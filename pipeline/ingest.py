@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config, DatasetConfig, load_config
-from pipeline.errors import run_cli
+from pipeline.errors import process_main, run_cli
 from pipeline.io import atomic_dir, sha256_file, write_json
 from pipeline.sources import diabetes_frame, local_source, synthetic_frame
 from pipeline.tabular import read_table, refuse_if_too_large
@@ -71,4 +71,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    process_main(lambda: run_cli(main))

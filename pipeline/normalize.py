@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.config import Config, DatasetConfig, load_config
-from pipeline.errors import PipelineError, run_cli
+from pipeline.errors import PipelineError, process_main, run_cli
 from pipeline.features import category_strings, encode, encoded_names
 from pipeline.ingest import PROVENANCE_FILE, RAW_FILE
 from pipeline.io import atomic_dir, read_json, write_json
@@ -140,4 +140,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    process_main(lambda: run_cli(main))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config, SplitConfig, load_config
-from pipeline.errors import PipelineError, run_cli
+from pipeline.errors import PipelineError, process_main, run_cli
 from pipeline.features import encoded_names, fit_standardizer
 from pipeline.fingerprint import config_fingerprint, data_fingerprint
 from pipeline.io import atomic_dir, md5_file, read_json, write_json
@@ -109,4 +109,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    process_main(lambda: run_cli(main))

@@ -16,7 +16,7 @@ import tensorflow as tf
 from pipeline import engine, plots
 from pipeline.config import Config, flatten, load_config
 from pipeline.data import Prepared, design_matrix, load_prepared
-from pipeline.errors import run_cli
+from pipeline.errors import process_main, run_cli
 from pipeline.features import standardize, unstandardize
 from pipeline.io import atomic_dir, write_json, write_with
 from pipeline.model import build_model, make_optimizer
@@ -334,4 +334,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    process_main(lambda: run_cli(main))
