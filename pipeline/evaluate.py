@@ -9,13 +9,13 @@ import keras
 import numpy as np
 import pandas as pd
 
-from pipeline import plots
 from pipeline.config import Config, load_config
 from pipeline.data import Prepared, design_matrix, load_prepared, target_values
 from pipeline.engine import predict
 from pipeline.errors import PipelineError, process_main, run_cli
 from pipeline.features import standardize, unstandardize
 from pipeline.io import read_json, write_json, write_with
+from pipeline.recorder import Pictures
 from pipeline.split import PARTS
 from pipeline.tracking import RunRecorder, tracked_run
 from pipeline.train import MODEL_FILE, RUN_FILE
@@ -104,29 +104,26 @@ def evaluate_and_record(
     report = {"status": status, **metrics_from_predictions(predictions)}
     write_json(metrics_file, report)
     write_with(predictions_file, lambda p: plot_frame(predictions).to_csv(p, index=False))
-    figures = evaluation_figures(predictions, prepared.schema["target"], figures_dir) if figures_dir else []
+    pictures = Pictures(recorder) if figures_dir is not None else None
+    if pictures is not None and figures_dir is not None:
+        evaluation_figures(predictions, prepared.schema["target"], figures_dir, pictures)
     if recorder is not None:
-        for figure in figures:
-            recorder.log_artifact(figure, "figures")
         recorder.log_metrics(flat_metrics(report_metrics(report)))
         recorder.log_artifact(metrics_file, "reports")
         recorder.log_artifact(predictions_file, "reports")
+    if pictures is not None:
+        pictures.wait()
     return report
 
 
-def evaluation_figures(predictions: dict[str, pd.DataFrame], target: str, folder: Path) -> list[Path]:
-    """Predicted against actual, and residuals, on the validation and test sets."""
-    failures: list[str] = []
-    drawn = [
-        plots.safely(
-            lambda: plots.predicted_vs_actual(predictions, target, folder / "predicted_vs_actual.png"),
-            failures,
-        ),
-        plots.safely(lambda: plots.residuals(predictions, target, folder / "residuals.png"), failures),
-    ]
-    for failure in failures:
-        print(f"warning: an evaluation picture could not be drawn: {failure}")
-    return [p for p in drawn if p is not None]
+def evaluation_figures(
+    predictions: dict[str, pd.DataFrame], target: str, folder: Path, pictures: Pictures
+) -> None:
+    """Predicted against actual, and residuals, on the validation and test sets (drawn by the
+    drawing helper, which gets only those two partitions' two columns)."""
+    shown = {p: predictions[p][["actual", "predicted"]] for p in ("validation", "test") if p in predictions}
+    pictures.draw("predicted_vs_actual", shown, target, folder / "predicted_vs_actual.png")
+    pictures.draw("residuals", shown, target, folder / "residuals.png")
 
 
 def report_metrics(report: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:

@@ -9,6 +9,14 @@ training goes on. Messages are pickled over a pipe; nothing waits for them excep
 `drain()`, which returns once the helper has done everything sent so far for the run and
 reports its first error.
 
+A second helper of the same kind, the drawing lane, draws the run's pictures (matplotlib,
+~0.5 s a run) and logs each to the run once drawn, so the training process never imports
+matplotlib and goes on (evaluating, or in a sweep the next job) while they are drawn.
+
+In a sequential sweep (`defer_run_ends`), a run's end does not wait either: the recording
+helper sets the run's status once it has done the run's calls (FAILED, with the error, if
+one failed), and the sweep waits for both helpers before it compares the runs.
+
 `inline=True` runs each call at once in the caller instead (a sweep's parent run and other
 short records, where starting a helper would cost more than it saves).
 """
@@ -161,12 +169,26 @@ def _log_model(
     client.set_tag(run_id, "model_uri", str(info.model_uri))
 
 
+def _draw(client: Any, uri: str | None, run_id: str, figure: str, args: tuple[Any, ...], folder: str) -> None:
+    """Draw `pipeline.plots.<figure>(*args)`; log the picture into the run's `folder`, if any.
+    A picture that cannot be drawn is a warning, never a failure of the run it illustrates."""
+    from pipeline import plots
+
+    failures: list[str] = []
+    path = plots.safely(lambda: getattr(plots, figure)(*args), failures)
+    for failure in failures:
+        print(f"warning: picture {figure} could not be drawn: {failure}", file=sys.stderr, flush=True)
+    if path is not None and client is not None:
+        client.log_artifact(run_id, str(path), folder)
+
+
 CALLS: dict[str, Callable[..., None]] = {
     "log_batch": _log_batch,
     "log_text": _log_text,
     "log_artifact": _log_artifact,
     "log_training_data": _log_training_data,
     "log_model": _log_model,
+    "draw": _draw,
 }
 
 
@@ -185,17 +207,36 @@ class Executor:
             self.clients[uri] = MlflowClient(uri)
         return self.clients[uri]
 
-    def run(self, uri: str, run_id: str, call: str, args: tuple[Any, ...]) -> None:
+    def run(self, uri: str | None, run_id: str, call: str, args: tuple[Any, ...]) -> None:
         if self.errors.get(run_id):
             return
         try:
-            CALLS[call](self.client(uri), uri, run_id, *args)
+            CALLS[call](self.client(uri) if uri else None, uri, run_id, *args)
         except Exception as err:  # noqa: BLE001 (reported by drain)
             detail = "".join(traceback.format_exception(err))
             self.errors.setdefault(run_id, []).append(f"{call}: {type(err).__name__}: {err}\n{detail}")
 
     def take_errors(self, run_id: str) -> list[str]:
         return self.errors.pop(run_id, [])
+
+    def finish(self, uri: str, run_id: str, status: str | None) -> None:
+        """A run whose end did not wait (`defer_run_ends`): set `status` after its calls, or
+        FAILED with the first error if one failed (`status` None: only the latter)."""
+        errors = self.take_errors(run_id)
+        try:
+            client = self.client(uri)
+            if errors:
+                summary = errors[0].partition("\n")[0]
+                print(f"error: recording run {run_id} failed: {summary}", file=sys.stderr, flush=True)
+                client.set_tag(run_id, RUN_STATUS_TAG, "failed")
+                client.set_tag(run_id, "error", f"RecordingError: {summary}"[:5000])
+                client.set_terminated(run_id, "FAILED")
+            elif status is not None:
+                client.set_terminated(run_id, status)
+        except Exception as err:  # noqa: BLE001 - the sweep finds the run still RUNNING and fails it
+            print(
+                f"error: could not end run {run_id}: {type(err).__name__}: {err}", file=sys.stderr, flush=True
+            )
 
 
 # --------------------------------------------------------------------------- the helper process
@@ -214,25 +255,36 @@ def background_priority() -> None:
     pyarrow.set_io_thread_count(1)
 
 
-def preload() -> None:
+RECORD, DRAW = "record", "draw"  # the two lanes: MLflow calls, and pictures
+
+
+def preload(lane: str) -> None:
     """Import what the calls need while the training process is still starting up
-    (MLflow's client, its pandas dataset and pyfunc model code: ~1.5 s)."""
-    import mlflow.data.pandas_dataset  # noqa: F401
-    import mlflow.pyfunc  # noqa: F401
+    (MLflow's client, its pandas dataset and pyfunc model code: ~1.5 s; matplotlib)."""
     from mlflow import MlflowClient  # noqa: F401
 
+    if lane == DRAW:
+        import matplotlib
 
-def serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
-    """The helper's loop: ("env", {...}), ("open", uri), ("call", uri, run_id, name, args)
-    and ("sync", run_id, token) messages until the pipe closes. Ctrl-C and SIGTERM are left to
-    the training process, which then ends its run through this helper (KILLED)."""
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+    else:
+        import mlflow.data.pandas_dataset  # noqa: F401
+        import mlflow.pyfunc  # noqa: F401
+
+
+def serve(inbox: IO[bytes], outbox: IO[bytes], lane: str = RECORD) -> None:
+    """The helper's loop: ("env", {...}), ("open", uri), ("call", uri, run_id, name, args),
+    ("finish", uri, run_id, status) and ("sync", run_id, token) messages until the pipe
+    closes. Ctrl-C and SIGTERM are left to the training process, which then ends its run
+    through this helper (KILLED)."""
     from pipeline.tracking import quiet_environment, store_lock
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     quiet_environment()
     background_priority()
-    preload()
+    preload(lane)
     executor = Executor()
     while True:
         try:
@@ -244,6 +296,8 @@ def serve(inbox: IO[bytes], outbox: IO[bytes]) -> None:
         elif message[0] == "call":
             _, uri, run_id, call, args = message
             executor.run(uri, run_id, call, args)
+        elif message[0] == "finish":
+            executor.finish(*message[1:])
         elif message[0] == "open":  # open the store now, before a run needs it
             with contextlib.suppress(Exception), store_lock(message[1]):  # a failure shows later
                 executor.client(message[1]).search_experiments(max_results=1)
@@ -263,16 +317,16 @@ class Helper:
     falls behind slows training down instead of filling memory) and takes whole replies.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lane: str = RECORD) -> None:
         import pipeline
 
-        self.owner = os.getpid()
+        self.owner, self.lane = os.getpid(), lane
         source_root = str(Path(pipeline.__file__).resolve().parents[1])  # the same code as ours
         env = dict(
             os.environ, PYTHONPATH=os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
         )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.recorder"],
+            [sys.executable, "-m", "pipeline.recorder", lane],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -343,26 +397,78 @@ def mlflow_settings() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(("MLFLOW_", "DO_NOT_TRACK"))}
 
 
-def start_helper(uri: str) -> None:
-    """Start this process's helper now, and have it open a local store, while the run begins
-    (its MLflow imports and the store's first open take ~1.5 s, off the run's path)."""
-    helper = shared_helper()
-    helper.send(("env", mlflow_settings()))
-    if uri.startswith("sqlite:"):
-        helper.send(("open", uri))
+def start_helper(uri: str | None) -> None:
+    """Start this process's helpers now, and have them open a local store, while the run
+    begins (MLflow's and matplotlib's imports and the store's first open take ~1.5 s, off
+    the run's path). `uri` None: only the drawing lane (a run that is not recorded)."""
+    for lane in (RECORD, DRAW) if uri else (DRAW,):
+        helper = shared_helper(lane)
+        helper.send(("env", mlflow_settings()))
+        if uri and uri.startswith("sqlite:"):
+            helper.send(("open", uri))
 
 
-_helper: Helper | None = None
+_helpers: dict[str, Helper] = {}
 _helper_lock = threading.Lock()
+_deferred = False
 
 
-def shared_helper() -> Helper:
-    """This process's helper, started on first use (and again if it died or we forked)."""
-    global _helper
+def shared_helper(lane: str = RECORD) -> Helper:
+    """This process's helper for `lane`, started on first use (and again if it died or we forked)."""
     with _helper_lock:
-        if _helper is None or _helper.owner != os.getpid() or not _helper.alive():
-            _helper = Helper()
-        return _helper
+        helper = _helpers.get(lane)
+        if helper is None or helper.owner != os.getpid() or not helper.alive():
+            helper = _helpers[lane] = Helper(lane)
+        return helper
+
+
+def defer_run_ends(deferred: bool) -> None:
+    """In a sequential sweep: a run's end (and its pictures) no longer waits for the helpers,
+    so the next job trains meanwhile; `wait_for_helpers` is then the sweep's to call."""
+    global _deferred
+    _deferred = deferred
+
+
+def run_ends_deferred() -> bool:
+    return _deferred
+
+
+def wait_for_helpers() -> list[str]:
+    """Wait until this process's helpers have done everything sent to them; what went wrong."""
+    problems = []
+    for lane, helper in list(_helpers.items()):
+        if helper.owner != os.getpid():
+            continue
+        try:
+            helper.sync(f"wait-{lane}")
+        except (OSError, EOFError, pickle.UnpicklingError) as err:
+            problems.append(f"the {lane} helper process is gone ({type(err).__name__}: {err})")
+    return problems
+
+
+class Pictures:
+    """A run's pictures, drawn by the drawing helper and logged to the run, if recorded.
+
+    `wait()` returns once everything sent is drawn; at once when run ends are deferred (a
+    recorded run's `end()` waits for its pictures itself)."""
+
+    _keys = itertools.count()
+
+    def __init__(self, recorder: RunRecorder | None) -> None:
+        self.recorder = recorder
+        self.key = f"pictures-{os.getpid()}-{next(self._keys)}"
+
+    def draw(self, figure: str, *args: Any) -> None:
+        """`pipeline.plots.<figure>(*args)`; its Path arguments are sent absolute."""
+        args = tuple(a.resolve() if isinstance(a, Path) else a for a in args)
+        if self.recorder is not None:
+            self.recorder.draw(figure, *args)
+        else:
+            shared_helper(DRAW).send(("call", None, self.key, "draw", (figure, args, "figures")))
+
+    def wait(self) -> None:
+        if self.recorder is None and not _deferred:
+            shared_helper(DRAW).sync(self.key)
 
 
 # --------------------------------------------------------------------------- the recorder
@@ -387,14 +493,16 @@ class RunRecorder:
         self._errors: list[str] = []
         self._inline = Executor() if inline else None
         self._helper: Helper | None = None
+        self._drawer: Helper | None = None  # the drawing lane, once the run draws
         if not inline:
             self._helper = shared_helper()
             self._send(("env", mlflow_settings()))
 
-    def _send(self, message: tuple[Any, ...]) -> None:
-        assert self._helper is not None
+    def _send(self, message: tuple[Any, ...], helper: Helper | None = None) -> None:
+        helper = helper or self._helper
+        assert helper is not None
         try:
-            self._helper.send(message)
+            helper.send(message)
         except (OSError, ValueError) as err:  # the helper died: reported by drain()
             self._errors.append(f"the recording process is gone ({type(err).__name__}: {err})")
 
@@ -410,7 +518,8 @@ class RunRecorder:
             self._errors += self._inline.take_errors(self.run_id)
         elif self._helper is not None and not self._errors:
             try:
-                self._errors += self._helper.sync(self.run_id)
+                for helper in filter(None, (self._drawer, self._helper)):
+                    self._errors += helper.sync(self.run_id)
             except (OSError, EOFError, pickle.UnpicklingError) as err:
                 self._errors.append(f"the recording process is gone ({type(err).__name__}: {err})")
         if self._errors:
@@ -464,14 +573,31 @@ class RunRecorder:
         """Log the raw-rows pyfunc model (the `.keras` network inside) and tag its `model_uri`."""
         self._submit("log_model", absolute(keras_file), absolute(preprocessing_file), dict(raw_dtypes))
 
+    def draw(self, figure: str, *args: Any, folder: str = "figures") -> None:
+        """Have the drawing helper draw `pipeline.plots.<figure>(*args)` and log it into `folder`."""
+        if self._inline is not None:
+            self._inline.run(self.uri, self.run_id, "draw", (figure, args, folder))
+            return
+        if self._drawer is None:
+            self._drawer = shared_helper(DRAW)
+        if not self._errors:
+            self._send(("call", self.uri, self.run_id, "draw", (figure, args, folder)), self._drawer)
+
     def close(self) -> None:
         """Send what is queued and wait for it, leaving the run's status as it is."""
         self.flush()
         self.drain()
 
     def end(self, status: str) -> None:
-        """Send what is queued, wait for it, then set `status` (FAILED if recording failed)."""
+        """Send what is queued, wait for it, then set `status` (FAILED if recording failed).
+        With run ends deferred, the helpers do it once they get there (`Executor.finish`)."""
         self.flush()
+        if _deferred and self._inline is None and not self._errors:
+            self._send(("finish", self.uri, self.run_id, status))
+            if self._drawer is not None:  # its own errors: it marks the run FAILED itself
+                self._send(("finish", self.uri, self.run_id, None), self._drawer)
+            if not self._errors:
+                return
         try:
             self.drain()
         except BaseException as err:
@@ -489,6 +615,6 @@ if __name__ == "__main__":
 
     stdout = os.fdopen(os.dup(1), "wb")  # the replies; anything printed goes to stderr instead
     os.dup2(2, 1)
-    serve(sys.stdin.buffer, stdout)
+    serve(sys.stdin.buffer, stdout, sys.argv[1] if len(sys.argv) > 1 else RECORD)
     stdout.close()
     exit_now(0)  # everything sent is done; the interpreter's teardown would only add time

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from pipeline.config import PathsConfig, TrackingConfig, validate_config
 from pipeline.io import read_json, write_json
 from pipeline.prepare import ensure_prepared
+from pipeline.recorder import defer_run_ends, wait_for_helpers
 from pipeline.run import JOB_FILE, PARENT_ENV
 from pipeline.tracking import (
     RUN_STATUS_TAG,
@@ -40,6 +41,7 @@ from pipeline.tracking import (
 )
 
 FAILED_STATUSES = ("failed", "killed")
+SEQUENTIAL_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
 def job_records(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -58,6 +60,29 @@ def failed_children(runs: list[RunSummary], records: list[dict[str, Any]]) -> li
                 {"job": run.name, "run_id": run.run_id, "error": run.tags.get("error"), "overrides": []}
             )
     return failed
+
+
+def end_unfinished(tracking: TrackingConfig, paths: PathsConfig, runs: list[RunSummary]) -> list[RunSummary]:
+    """Children still RUNNING once every job and helper is done (a helper died before it
+    ended them) are marked FAILED, with the reason, and returned as such."""
+    ended = []
+    for run in runs:
+        if run.status == "RUNNING":
+            reason = "the recording process exited before the run was ended"
+            recorder = resume_run(tracking, paths, run.run_id)
+            recorder.set_tags({RUN_STATUS_TAG: "failed", "error": reason})
+            recorder.end("FAILED")
+            run = RunSummary(
+                run.run_id,
+                run.name,
+                "FAILED",
+                run.params,
+                run.metrics,
+                {**run.tags, RUN_STATUS_TAG: "failed", "error": reason},
+                run.start_time,
+            )
+        ended.append(run)
+    return ended
 
 
 def remote_tracking_error(launcher_target: str, tracking: TrackingConfig) -> str | None:
@@ -108,6 +133,10 @@ class SweepCallback(Callback):
         if remote_error:
             print(f"error: conf/ (Hydra): {remote_error}", file=sys.stderr)
             raise SystemExit(2)
+        if str(OmegaConf.select(config, "hydra.launcher._target_")) == SEQUENTIAL_LAUNCHER:
+            # the jobs run in this process, one after the other: a job's pictures and
+            # recording finish beside the next job's training; on_multirun_end waits for them
+            defer_run_ends(True)
         cv = OmegaConf.select(config, "training.cv_folds", default=0) or 0
         metric = "cv_val_mse_mean" if cv >= 2 else "validation_mse_scaled"
         self.settings = (tracking, paths, metric)
@@ -161,6 +190,10 @@ class SweepCallback(Callback):
         from pipeline.compare import compare_runs
 
         os.environ.pop(PARENT_ENV, None)
+        helper_problems = wait_for_helpers()  # the last jobs' pictures and run ends
+        defer_run_ends(False)
+        for problem in helper_problems:
+            print(f"error: {problem}", file=sys.stderr)
         sweep_dir = Path(config.hydra.sweep.dir)
         records = job_records(sweep_dir)
         failed = [r for r in records if r.get("status") == "failed"]
@@ -171,7 +204,7 @@ class SweepCallback(Callback):
             parent = resume_run(tracking, paths, self.parent_id)
             compared = True
             try:
-                runs = sweep_children(tracking, paths, self.parent_id)
+                runs = end_unfinished(tracking, paths, sweep_children(tracking, paths, self.parent_id))
                 failed = failed_children(runs, failed)
                 jobs = max(jobs, len(runs))
                 if runs:

@@ -168,6 +168,7 @@ def tracked_run(
     Yields None when tracking is switched off.
     """
     if not tracking.enabled:
+        start_helper(None)  # the drawing helper starts up meanwhile
         yield None
         return
     quiet_environment()

@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from pipeline import engine, plots
+from pipeline import engine
 from pipeline.config import Config, flatten, load_config
 from pipeline.data import Prepared, design_matrix, load_prepared
 from pipeline.errors import process_main, run_cli
 from pipeline.features import standardize, unstandardize
 from pipeline.io import atomic_dir, write_json, write_with
 from pipeline.model import build_model, make_optimizer
+from pipeline.recorder import Pictures
 from pipeline.tracking import RUN_STATUS_TAG, RunRecorder, git_commit, tracked_run
 
 MODEL_FILE = "model.keras"
@@ -206,47 +207,38 @@ def function_view(model: keras.Model, prepared: Prepared, cfg: Config, points: i
     }
 
 
-def training_figures(result: TrainResult, prepared: Prepared, cfg: Config, folder: Path) -> list[Path]:
+def training_figures(
+    result: TrainResult, prepared: Prepared, cfg: Config, folder: Path, pictures: Pictures
+) -> None:
     """Learning curves, per-layer diagnostics and, for one-input data, the fitted function
-    and the hidden units' activations; a picture that cannot be drawn is skipped with a note."""
+    and the hidden units' activations (drawn by the drawing helper; one that cannot be drawn
+    is skipped with a warning)."""
     history = history_frame(result.history)
-    failures: list[str] = []
-    drawn = [
-        plots.safely(
-            lambda: plots.learning_curves(
-                history, folder / "learning_curves.png", result.stopped_epoch, result.best_epoch
-            ),
-            failures,
-        ),
-        plots.safely(lambda: plots.layer_diagnostics(history, folder / "layer_diagnostics.png"), failures),
-    ]
+    pictures.draw(
+        "learning_curves", history, folder / "learning_curves.png", result.stopped_epoch, result.best_epoch
+    )
+    pictures.draw("layer_diagnostics", history, folder / "layer_diagnostics.png")
     if len(prepared.schema["encoded_features"]) == 1 and result.divergence is None:
         view = function_view(result.model, prepared, cfg)
         feature, target = prepared.schema["encoded_features"][0], prepared.schema["target"]
-        drawn.append(
-            plots.safely(
-                lambda: plots.function_fit(
-                    view["grid"], view["fitted"], view["points"], feature, target, folder / "function_fit.png"
-                ),
-                failures,
-            )
+        pictures.draw(
+            "function_fit",
+            view["grid"],
+            view["fitted"],
+            view["points"],
+            feature,
+            target,
+            folder / "function_fit.png",
         )
         if view["activations"]:
-            drawn.append(
-                plots.safely(
-                    lambda: plots.unit_activations(
-                        view["grid"],
-                        view["activations"],
-                        view["names"],
-                        feature,
-                        folder / "unit_activations.png",
-                    ),
-                    failures,
-                )
+            pictures.draw(
+                "unit_activations",
+                view["grid"],
+                view["activations"],
+                view["names"],
+                feature,
+                folder / "unit_activations.png",
             )
-    for failure in failures:
-        print(f"warning: a training picture could not be drawn: {failure}")
-    return [p for p in drawn if p is not None]
 
 
 def train_and_record(
@@ -273,22 +265,24 @@ def train_and_record(
     with atomic_dir(model_dir) as tmp:
         result.model.save(tmp / MODEL_FILE)
         write_json(tmp / PREPROCESSING_FILE, preprocessing_spec(prepared, cfg))
-    write_with(history_file, lambda p: history_frame(result.history).to_csv(p, index=False))
-    if recorder is not None:
-        recorder.log_metrics(summary_metrics(result))
-        recorder.set_tags(run_tags(cfg, prepared, result))
-        recorder.log_text(cfg_yaml(cfg), "config.yaml")
-        recorder.log_artifact(history_file, "reports")
-    figures = training_figures(result, prepared, cfg, figures_dir) if figures_dir is not None else []
-    if recorder is not None:
-        for figure in figures:
-            recorder.log_artifact(figure, "figures")
+    if recorder is not None:  # the model first: the longest call, done while the rest goes on
         if result.divergence is not None:
             recorder.status = "FAILED"
         elif cfg.tracking.log_model:
             recorder.log_model(
                 model_dir / MODEL_FILE, model_dir / PREPROCESSING_FILE, prepared.schema["raw_dtypes"]
             )
+    pictures = Pictures(recorder) if figures_dir is not None else None
+    if pictures is not None and figures_dir is not None:
+        training_figures(result, prepared, cfg, figures_dir, pictures)
+    write_with(history_file, lambda p: history_frame(result.history).to_csv(p, index=False))
+    if recorder is not None:
+        recorder.log_metrics(summary_metrics(result))
+        recorder.set_tags(run_tags(cfg, prepared, result))
+        recorder.log_text(cfg_yaml(cfg), "config.yaml")
+        recorder.log_artifact(history_file, "reports")
+    if pictures is not None:
+        pictures.wait()
     return result
 
 
