@@ -34,38 +34,49 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(np.mean(np.abs(errors))), "r2": r2}
 
 
-def predictions_by_part(model: keras.Model, prepared: Prepared, cfg: Config) -> dict[str, pd.DataFrame]:
-    """Actual and predicted target per partition, in original units and scaled."""
-    out = {}
-    stats = prepared.target_stats
-    for part in PARTS:
-        x, _ = design_matrix(prepared, part, cfg.training)
-        raw_pred = predict(model, x)
-        predicted = unstandardize(raw_pred, stats) if cfg.training.scale_target else raw_pred
-        actual = np.asarray(target_values(prepared, part), dtype="float64")  # not the whole partition
-        out[part] = pd.DataFrame(
-            {
-                "actual": actual,
-                "predicted": predicted,
-                "actual_scaled": standardize(actual, stats),
-                "predicted_scaled": standardize(predicted, stats),
-            }
-        )
-    return out
+SHOWN_PARTS = ("validation", "test")  # the partitions of the `dvc plots` data and the pictures
+Metrics = dict[str, dict[str, dict[str, float]]]  # {part: {units: {metric: value}}}
 
 
-def metrics_from_predictions(predictions: dict[str, pd.DataFrame]) -> dict[str, dict[str, dict[str, float]]]:
-    """{part: {units: {metric: value}}}."""
+def part_predictions(
+    model: keras.Model, prepared: Prepared, cfg: Config, part: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A partition's actual and predicted target, in the target's own units (float64)."""
+    x, _ = design_matrix(prepared, part, cfg.training)
+    raw_pred = predict(model, x)
+    del x
+    predicted = unstandardize(raw_pred, prepared.target_stats) if cfg.training.scale_target else raw_pred
+    actual = np.asarray(target_values(prepared, part), dtype="float64")  # not the whole partition
+    return actual, np.asarray(predicted, dtype="float64")
+
+
+def part_metrics(
+    actual: np.ndarray, predicted: np.ndarray, stats: dict[str, list[float]]
+) -> dict[str, dict[str, float]]:
+    """{units: {metric: value}}: on the scaled target (standardized with `stats`) and in original units."""
     return {
-        part: {
-            "scaled": regression_metrics(frame["actual_scaled"], frame["predicted_scaled"]),
-            "original": regression_metrics(frame["actual"], frame["predicted"]),
-        }
-        for part, frame in predictions.items()
+        "scaled": regression_metrics(standardize(actual, stats), standardize(predicted, stats)),
+        "original": regression_metrics(actual, predicted),
     }
 
 
-def flat_metrics(metrics: dict[str, dict[str, dict[str, float]]]) -> dict[str, float]:
+def evaluate_parts(
+    model: keras.Model, prepared: Prepared, cfg: Config
+) -> tuple[Metrics, dict[str, pd.DataFrame]]:
+    """Every partition's metrics, and the validation and test predictions (actual, predicted).
+    One partition's predictions are in memory at a time besides those two (a 1M-row set's
+    peak memory: docs/benchmarks.md)."""
+    metrics: Metrics = {}
+    shown: dict[str, pd.DataFrame] = {}
+    for part in PARTS:
+        actual, predicted = part_predictions(model, prepared, cfg, part)
+        metrics[part] = part_metrics(actual, predicted, prepared.target_stats)
+        if part in SHOWN_PARTS:
+            shown[part] = pd.DataFrame({"actual": actual, "predicted": predicted})
+    return metrics, shown
+
+
+def flat_metrics(metrics: Metrics) -> dict[str, float]:
     """MLflow names: `test_mse_scaled`, `test_mae_original`, ..."""
     return {
         f"{part}_{name}_{units}": value
@@ -77,7 +88,7 @@ def flat_metrics(metrics: dict[str, dict[str, dict[str, float]]]) -> dict[str, f
 
 def plot_frame(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Predicted against actual (original units) on validation and test, for `dvc plots`."""
-    frames = [predictions[p][["actual", "predicted"]].assign(split=p) for p in ("validation", "test")]
+    frames = [predictions[p][["actual", "predicted"]].assign(split=p) for p in SHOWN_PARTS]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -100,8 +111,8 @@ def evaluate_and_record(
             lambda p: pd.DataFrame(columns=["actual", "predicted", "split"]).to_csv(p, index=False),
         )
         return report
-    predictions = predictions_by_part(model, prepared, cfg)
-    report = {"status": status, **metrics_from_predictions(predictions)}
+    metrics, predictions = evaluate_parts(model, prepared, cfg)
+    report = {"status": status, **metrics}
     write_json(metrics_file, report)
     write_with(predictions_file, lambda p: plot_frame(predictions).to_csv(p, index=False))
     pictures = Pictures(recorder) if figures_dir is not None else None
@@ -121,12 +132,12 @@ def evaluation_figures(
 ) -> None:
     """Predicted against actual, and residuals, on the validation and test sets (drawn by the
     drawing helper, which gets only those two partitions' two columns)."""
-    shown = {p: predictions[p][["actual", "predicted"]] for p in ("validation", "test") if p in predictions}
+    shown = {p: predictions[p][["actual", "predicted"]] for p in SHOWN_PARTS if p in predictions}
     pictures.draw("predicted_vs_actual", shown, target, folder / "predicted_vs_actual.png")
     pictures.draw("residuals", shown, target, folder / "residuals.png")
 
 
-def report_metrics(report: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+def report_metrics(report: dict[str, Any]) -> Metrics:
     return {part: report[part] for part in PARTS if part in report}
 
 

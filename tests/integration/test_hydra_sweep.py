@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 PARENT_TAG = "mlflow.parentRunId"
+FIGURES = ("learning_curves.png", "predicted_vs_actual.png", "residuals.png")
 
 
 def job_and_parent_runs(runs: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -38,10 +39,15 @@ def test_multirun_sweep_records_one_finished_run_per_job(project: Any) -> None:
         val_loss = client.get_metric_history(run.info.run_id, "val_loss")
         assert sorted(m.step for m in val_loss) == [1, 2]
         assert math.isfinite(run.data.metrics["validation_mse_scaled"])
+        # drawn and logged by the helpers after the job returned (a sweep's run ends are deferred)
+        logged = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+        assert logged >= {f"figures/{name}" for name in FIGURES}, logged
 
     # Each job writes its own outputs; the DVC-tracked data folders are left alone.
     job_metrics = sorted((project.path / "outputs" / "sweeps").glob("*/*/metrics.json"))
     assert len(job_metrics) == 2, job_metrics
+    for job in job_metrics:
+        assert all((job.parent / "figures" / name).is_file() for name in FIGURES), job.parent
     assert not (project.path / "data" / "processed").exists()
     assert not (project.path / "models").exists()
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.evaluate import flat_metrics, metrics_from_predictions, plot_frame, regression_metrics
+from pipeline.evaluate import flat_metrics, part_metrics, plot_frame, regression_metrics
 
 
 @pytest.mark.parametrize("y", [[1.0, 2.0, 3.0], [-5.0, 0.0, 12.5, 3.0], list(range(100))])
@@ -64,28 +64,22 @@ def test_flat_metrics_names() -> None:
 
 
 def predictions(actual: list[float], predicted: list[float]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "actual": actual,
-            "predicted": predicted,
-            "actual_scaled": [a / 10 for a in actual],
-            "predicted_scaled": [p / 10 for p in predicted],
-        }
-    )
+    return pd.DataFrame({"actual": actual, "predicted": predicted})
 
 
-def test_metrics_from_predictions_in_both_units() -> None:
-    parts = {
-        part: predictions([10.0, 20.0, 30.0, 40.0], [10.0, 20.0, 30.0, 60.0])
+def test_metrics_in_both_units() -> None:
+    stats = {"mean": [0.0], "std": [10.0]}
+    metrics = {
+        part: part_metrics(np.array([10.0, 20.0, 30.0, 40.0]), np.array([10.0, 20.0, 30.0, 60.0]), stats)
         for part in ("train", "validation", "test")
     }
-    metrics = metrics_from_predictions(parts)
     flat = flat_metrics(metrics)
     assert len(flat) == 3 * 2 * 4
     assert flat["test_mse_original"] == pytest.approx(100.0)
     assert flat["test_mse_scaled"] == pytest.approx(1.0)
     assert flat["validation_mae_original"] == pytest.approx(5.0)
     assert flat["train_r2_scaled"] == pytest.approx(0.2)
+    assert flat["train_r2_original"] == pytest.approx(0.2)  # R^2 does not depend on the units
 
 
 def test_plot_frame_has_validation_and_test_only() -> None:

@@ -94,3 +94,76 @@ def test_other_dataset_errors_are_not_retried(one_partition, tmp_path) -> None:
     with pytest.raises(RuntimeError, match="disk I/O error"):
         recorder._log_training_data(client, "uri", "run", str(tmp_path), "train", "data", "y")
     assert client.calls == 1
+
+
+class EndingClient:
+    """What a run's deferred end asks of the store."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        self.calls.append(("tag", run_id, key, value))
+
+    def set_terminated(self, run_id: str, status: str) -> None:
+        self.calls.append(("status", run_id, status))
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        raise OSError("disk full")
+
+    def log_artifact(self, run_id: str, path: str, folder: str) -> None:
+        self.calls.append(("artifact", run_id, path, folder))
+
+
+@pytest.fixture
+def ending(monkeypatch: pytest.MonkeyPatch) -> tuple[Executor, EndingClient]:
+    client = EndingClient()
+    executor = Executor()
+    monkeypatch.setattr(executor, "client", lambda uri: client)
+    return executor, client
+
+
+def test_a_deferred_end_sets_the_status_after_the_calls(ending) -> None:
+    executor, client = ending
+    executor.finish("uri", "a", "FINISHED")
+    executor.finish("uri", "b", None)  # the drawing lane's end: nothing failed, nothing to set
+    assert client.calls == [("status", "a", "FINISHED")]
+
+
+def test_a_deferred_end_after_a_failed_call_fails_the_run_with_the_error(ending, capsys) -> None:
+    executor, client = ending
+    executor.run("uri", "a", "log_text", ("text", "notes.txt"))
+    executor.finish("uri", "a", "FINISHED")
+    assert client.calls == [
+        ("tag", "a", "run_status", "failed"),
+        ("tag", "a", "error", "RecordingError: log_text: OSError: disk full"),
+        ("status", "a", "FAILED"),
+    ]
+    assert "error: recording run a failed: log_text: OSError: disk full" in capsys.readouterr().err
+
+
+def test_a_picture_is_drawn_then_logged_and_a_failed_one_is_a_warning(ending, tmp_path, capsys) -> None:
+    import pandas as pd
+
+    executor, client = ending
+    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 2.0]})
+    path = tmp_path / "figures" / "learning_curves.png"
+    executor.run("uri", "a", "draw", ("learning_curves", (history, path), "figures"))
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert client.calls == [("artifact", "a", str(path), "figures")]
+    executor.run("uri", "a", "draw", ("learning_curves", (None, tmp_path / "x.png"), "figures"))
+    executor.run(None, "untracked", "draw", ("learning_curves", (history, tmp_path / "y.png"), "figures"))
+    assert (tmp_path / "y.png").is_file() and not (tmp_path / "x.png").exists()
+    assert len(client.calls) == 1  # neither the failed picture nor an untracked one is logged
+    assert "warning: picture learning_curves could not be drawn: TypeError" in capsys.readouterr().err
+    assert executor.take_errors("a") == []  # a picture is never the run's failure
+
+
+def test_pictures_of_an_untracked_run_are_drawn_by_the_helper(tmp_path) -> None:
+    import pandas as pd
+
+    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [2.0, 1.0], "val_loss": [2.5, 1.5]})
+    pictures = recorder.Pictures(None)
+    pictures.draw("learning_curves", history, tmp_path / "learning_curves.png")
+    pictures.wait()
+    assert (tmp_path / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
