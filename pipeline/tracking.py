@@ -205,7 +205,11 @@ def tracked_run(
         recorder.end("FAILED")
         raise
     else:
-        recorder.end(recorder.status)
+        try:
+            recorder.end(recorder.status)  # a recording error ends the run FAILED, then raises
+        except BaseException as err:
+            err.mlflow_run_id = recorder.run_id  # type: ignore[attr-defined]  # no second FAILED run
+            raise
 
 
 PARENT_TAG = "mlflow.parentRunId"

@@ -397,3 +397,62 @@ def test_the_telemetry_probe_sees_telemetry_when_nothing_switches_it_off(tmp_pat
     subprocess.run([sys.executable, "-c", "import mlflow"], env=env, check=True, timeout=120)
     state = json.loads(report.read_text(encoding="utf-8"))
     assert state["disabled"] is False and state["client"] != "None", state
+
+
+def test_a_recording_process_that_dies_during_a_sweep_leaves_no_run_running(
+    run_pipeline, isolated_tracking, monkeypatch, tmp_path, record_runs
+):
+    """In a sequential sweep a run's end does not wait for the recording helper (the next
+    job trains meanwhile). The helper is killed in the second job's epoch 2: whatever it had
+    not done yet is lost, so the sweep fails every run it cannot vouch for (none is left
+    RUNNING), the third job records in full with a new helper, and the sweep exits 1."""
+    from pipeline import recorder
+
+    jobs_seen: list[int] = []
+
+    def kill_in_the_second_job(row):
+        if row["epoch"] == 1:
+            jobs_seen.append(1)
+        if len(jobs_seen) == 2 and row["epoch"] == 2:
+            helper = recorder.shared_helper()
+            helper.process.kill()
+            helper.process.wait()
+
+    after_each_epoch(monkeypatch, kill_in_the_second_job)
+    outcome = run_pipeline(
+        "hydra.mode=MULTIRUN",
+        "optimizer=sgd,adam,rmsprop",
+        "training.epochs=4",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )
+    runs = store_runs(isolated_tracking)
+    record_runs(4, len(runs))  # three jobs and the sweep's parent
+    assert outcome.code == 1, outcome
+    assert "Traceback" not in outcome.stderr, outcome.stderr[-3000:]
+    # runs are named <initializer>-<optimizer>-lr<rate> (the killed helper may have lost params)
+    by_optimizer = {
+        opt: r for r in runs for opt in ("sgd", "adam", "rmsprop") if f"-{opt}-" in r.info.run_name
+    }
+    parents = [r for r in runs if r not in by_optimizer.values()]
+    statuses = {opt: r.info.status for opt, r in by_optimizer.items()}
+    assert len(by_optimizer) == 3 and len(parents) == 1, [r.info.run_name for r in runs]
+    assert "RUNNING" not in statuses.values(), statuses
+    assert statuses["adam"] == "FAILED" and statuses["rmsprop"] == "FINISHED", statuses
+    assert parents[0].info.status == "FAILED", parents[0].info
+    for run in runs:
+        if run.info.status == "FAILED" and run in by_optimizer.values():
+            assert run.data.tags["run_status"] == "failed" and run.data.tags["error"], run.data.tags
+    failed_lines = [line for line in outcome.stderr.splitlines() if line.startswith("failed job ")]
+    assert any(
+        line.startswith("failed job 1 (") and "optimizer=adam" in line and "RecordingError" in line
+        for line in failed_lines
+    ), failed_lines
+    if statuses["sgd"] == "FAILED":  # the helper died before ending the first job's run
+        assert any("exited before the run was ended" in line for line in failed_lines), failed_lines
+    assert f"sweep: {len(failed_lines)} of 3 job(s) failed" in outcome.stderr, outcome.stderr[-3000:]
+    last = by_optimizer["rmsprop"]
+    client = mlflow.MlflowClient(isolated_tracking)
+    assert [m.step for m in client.get_metric_history(last.info.run_id, "val_loss")] == [1, 2, 3, 4]
+    assert "model_uri" in last.data.tags
+    figures = {a.path for a in client.list_artifacts(last.info.run_id, "figures")}
+    assert "figures/learning_curves.png" in figures, figures
