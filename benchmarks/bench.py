@@ -467,8 +467,35 @@ class Bench:
             for init in INITIALIZERS
             for opt in OPTIMIZERS
         ]
+        runs = self.args.sweep_repeats
+        # The machine's speed drifts over minutes (a shared host): the project's sweep runs
+        # before and after the course's fits, and its median is compared with them.
+        walls = [self.project_sweep(epochs, uri, base, 0)]
         course = run_worker("course-sweep", {"overrides": base, "jobs": jobs}, self.tmp, "course-sweep")
+        walls += [self.project_sweep(epochs, uri, base, index) for index in range(1, runs)]
+        from mlflow import MlflowClient
 
+        client = MlflowClient(uri)
+        experiment = client.get_experiment_by_name(EXPERIMENT)
+        recorded = client.search_runs([experiment.experiment_id], max_results=1000) if experiment else []
+        children = [r for r in recorded if "mlflow.parentRunId" in r.data.tags]
+        self.results["sweep"] = {
+            "jobs": len(jobs),
+            "epochs": epochs,
+            "launcher": self.args.launcher or "basic (Hydra's default, sequential)",
+            "course_wall_s": course["wall_seconds"],
+            "course_fits_s": course["seconds"],
+            "course_import_s": course["import_seconds"],
+            "course_setup_s": course["setup_seconds"],  # composing 12 configs + loading the data
+            "project_walls_s": walls,  # the first before the course's fits, the others after
+            "project_wall_s": median(walls),
+            "project_runs_recorded": len(recorded),  # the jobs, and a parent run per sweep
+            "project_job_runs": len(children) if children else len(recorded),
+            "project_job_runs_finished": sum(r.info.status == "FINISHED" for r in (children or recorded)),
+        }
+
+    def project_sweep(self, epochs: int, uri: str, base: list[str], index: int) -> float:
+        """`python -m pipeline.run -m` over the 12 jobs, timed from start to exit."""
         command = [
             sys.executable,
             "-m",
@@ -477,12 +504,12 @@ class Bench:
             f"model.initializer={','.join(INITIALIZERS)}",
             f"optimizer={','.join(OPTIMIZERS)}",
             *base,
-            f"hydra.sweep.dir={self.tmp / 'hydra' / 'sweep'}",
+            f"hydra.sweep.dir={self.tmp / 'hydra' / f'sweep-{index}'}",
             f"hydra.run.dir={self.tmp / 'hydra' / 'run'}",
         ]
         if self.args.launcher:
             command.append(f"hydra/launcher={self.args.launcher}")
-        log_file = self.tmp / "project-sweep.log"
+        log_file = self.tmp / f"project-sweep-{index}.log"
         started = time.perf_counter()
         with open(log_file, "w") as log:
             done = subprocess.run(
@@ -493,25 +520,8 @@ class Bench:
             raise RuntimeError(
                 f"project sweep failed (exit {done.returncode}):\n{log_file.read_text()[-3000:]}"
             )
-        from mlflow import MlflowClient
-
-        client = MlflowClient(uri)
-        experiment = client.get_experiment_by_name(EXPERIMENT)
-        recorded = client.search_runs([experiment.experiment_id], max_results=200) if experiment else []
-        children = [r for r in recorded if "mlflow.parentRunId" in r.data.tags]
-        self.results["sweep"] = {
-            "jobs": len(jobs),
-            "epochs": epochs,
-            "launcher": self.args.launcher or "basic (Hydra's default, sequential)",
-            "course_wall_s": course["wall_seconds"],
-            "course_fits_s": course["seconds"],
-            "course_import_s": course["import_seconds"],
-            "course_setup_s": course["setup_seconds"],  # composing 12 configs + loading the data
-            "project_wall_s": wall,
-            "project_runs_recorded": len(recorded),  # the jobs, and a parent run if the project makes one
-            "project_job_runs": len(children) if children else len(recorded),
-            "project_job_runs_finished": sum(r.info.status == "FINISHED" for r in (children or recorded)),
-        }
+        print(f"  project sweep {index + 1}/{self.args.sweep_repeats}: {wall:.2f}s", flush=True)
+        return wall
 
     # -- throughput
     def throughput(
@@ -823,14 +833,19 @@ def report(results: dict[str, Any]) -> str:
             f"({s['course_fits_s']:.2f}s in fits, {s['course_import_s']:.2f}s imports, "
             f"{s['course_setup_s']:.2f}s configs+data)"
         )
+        walls = ", ".join(f"{w:.2f}" for w in s["project_walls_s"])
         lines.append(
-            f"  python -m pipeline.run -m ...:             {s['project_wall_s']:.2f}s wall "
+            f"  python -m pipeline.run -m ...:             {s['project_wall_s']:.2f}s wall, median of "
+            f"{len(s['project_walls_s'])} ({walls}; the first before the course's fits) "
             f"({s['project_job_runs_finished']}/{s['project_job_runs']} job runs FINISHED, "
             f"{s['project_runs_recorded']} MLflow runs in all)"
         )
         lines.append(
             f"  ratio project/course: wall {fmt(ratio(s['project_wall_s'], s['course_wall_s']))}, "
             f"project wall / course fits {fmt(ratio(s['project_wall_s'], s['course_fits_s']))}"
+        )
+        lines.append(
+            f"  speed-up: {fmt(ratio(s['course_wall_s'], s['project_wall_s']))}x (course wall / project wall)"
         )
     for key in ("throughput_housing", "throughput_1m"):
         if key not in results:
@@ -904,6 +919,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sweep-epochs", type=int, help="epochs per sweep job (default 100; 5 with --quick)")
     parser.add_argument("--launcher", help="a Hydra launcher for the project sweep (hydra/launcher=NAME)")
     parser.add_argument(
+        "--sweep-repeats",
+        type=int,
+        help="project sweeps, one before the course's fits (default 3; 1 with --quick)",
+    )
+    parser.add_argument(
         "--throughput-epochs", type=int, help="epochs of the throughput runs (default 3; 1 with --quick)"
     )
     parser.add_argument("--throughput-batch", type=int, default=32, help="batch size of the throughput runs")
@@ -921,6 +941,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.repeats = 1 if args.quick else 3
     if args.sweep_epochs is None:
         args.sweep_epochs = 5 if args.quick else 100
+    if args.sweep_repeats is None:
+        args.sweep_repeats = 1 if args.quick else 3
     if args.throughput_epochs is None:
         args.throughput_epochs = 1 if args.quick else 3
     if args.repeats < 1:

@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_the_benchmark_runs_and_reports_every_variant(tmp_path: Path) -> None:
     result = tmp_path / "bench.json"
-    command = [sys.executable, "benchmarks/bench.py", "--only", "a,b,c,logmodel", "--repeats", "1"]
-    command += ["--epochs", "3", "--json", str(result)]
+    command = [sys.executable, "benchmarks/bench.py", "--only", "a,b,c,logmodel,sweep", "--repeats", "1"]
+    command += ["--epochs", "3", "--sweep-epochs", "2", "--sweep-repeats", "2", "--json", str(result)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     numbers = json.loads(result.read_text())
@@ -29,3 +29,7 @@ def test_the_benchmark_runs_and_reports_every_variant(tmp_path: Path) -> None:
     assert len(set(mses.values())) == 1, mses
     assert len(numbers["log_model_call_s"]) == 5
     assert "b/c" in numbers["ratios"] and "ratios (medians)" in done.stdout
+    sweep = numbers["sweep"]  # two project sweeps (before and after the course's fits), all recorded
+    assert len(sweep["project_walls_s"]) == 2 and sweep["course_wall_s"] > 0
+    assert sweep["project_job_runs"] == 24 and sweep["project_job_runs_finished"] == 24, sweep
+    assert "speed-up: " in done.stdout
