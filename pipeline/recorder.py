@@ -44,7 +44,7 @@ from typing import IO, Any
 
 PARAM_VALUE_LIMIT = 6000
 BATCH_LIMIT = 1000  # MLflow's maximum metrics per log_batch
-SEND_EVERY = BATCH_LIMIT  # queued metrics go in full batches (a 200-metric batch costs the store twice as much per metric)
+SEND_EVERY = BATCH_LIMIT  # full batches: a 200-metric batch costs the store twice as much per metric
 FLUSH_EVERY_S = 10.0
 RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
 HELPER_EXIT_WAIT_S = 30.0  # at exit, how long the helper may take to finish what was sent
@@ -94,23 +94,36 @@ def _log_artifact(client: Any, uri: str, run_id: str, path: str, artifact_path: 
     client.log_artifact(run_id, path, artifact_path)
 
 
+_DATASETS: dict[tuple[Any, ...], list[Any]] = {}  # a helper's dataset records, by partition file
+
+
+def _dataset_inputs(directory: str, part: str, name: str, target: str) -> list[Any]:
+    """The run's training dataset input: built from the partition file once per helper and
+    file version (a sweep's jobs share one; building it reads the file, ~0.03 s a job)."""
+    source = Path(directory) / f"{part}.parquet"
+    stat = source.stat()
+    key = (str(source), stat.st_mtime_ns, stat.st_size, name, target)
+    if key not in _DATASETS:
+        import mlflow.data
+        from mlflow.entities import DatasetInput, InputTag
+
+        from pipeline.data import load_prepared
+
+        frame = load_prepared(directory).parts[part]
+        with warnings.catch_warnings():  # a local path matches two equivalent source types
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(frame, source=str(source), name=name, targets=target)
+        tags = [InputTag("mlflow.data.context", "training")]
+        _DATASETS.clear()  # one file at a time: a sweep over data sets does not pile them up
+        _DATASETS[key] = [DatasetInput(dataset._to_mlflow_entity(), tags=tags)]
+    return _DATASETS[key]
+
+
 def _log_training_data(
     client: Any, uri: str, run_id: str, directory: str, part: str, name: str, target: str
 ) -> None:
     """A prepared partition as an MLflow dataset input (name, digest, source, schema)."""
-    import mlflow.data
-    from mlflow.entities import DatasetInput, InputTag
-
-    from pipeline.data import load_prepared
-
-    prepared = load_prepared(directory)
-    frame = prepared.parts[part]
-    source = str(Path(directory) / f"{part}.parquet")
-    with warnings.catch_warnings():  # a local path matches two equivalent source types
-        warnings.simplefilter("ignore", UserWarning)
-        dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=target)
-    tags = [InputTag("mlflow.data.context", "training")]
-    inputs = [DatasetInput(dataset._to_mlflow_entity(), tags=tags)]
+    inputs = _dataset_inputs(directory, part, name, target)
     for attempt in range(DATASET_ATTEMPTS):
         try:
             client.log_inputs(run_id, datasets=inputs)

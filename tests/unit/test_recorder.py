@@ -69,7 +69,8 @@ class RacingClient:
 
 
 @pytest.fixture
-def one_partition(monkeypatch: pytest.MonkeyPatch) -> None:
+def one_partition(monkeypatch: pytest.MonkeyPatch, tmp_path) -> list[str]:
+    """A prepared folder whose train partition is a small frame; the folders read, in order."""
     import types
 
     import pandas as pd
@@ -77,10 +78,27 @@ def one_partition(monkeypatch: pytest.MonkeyPatch) -> None:
     import pipeline.data
 
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [3.0, 4.0, 5.0]})
-    monkeypatch.setattr(
-        pipeline.data, "load_prepared", lambda folder: types.SimpleNamespace(parts={"train": frame})
-    )
+    (tmp_path / "train.parquet").write_bytes(b"version 1")  # only its size and time are looked at
+    reads: list[str] = []
+
+    def load_prepared(folder):
+        reads.append(folder)
+        return types.SimpleNamespace(parts={"train": frame})
+
+    monkeypatch.setattr(pipeline.data, "load_prepared", load_prepared)
+    monkeypatch.setattr(recorder, "_DATASETS", {})
     monkeypatch.setattr(recorder.time, "sleep", lambda seconds: None)
+    return reads
+
+
+def test_a_dataset_record_is_built_once_per_partition_file(one_partition, tmp_path) -> None:
+    client = RacingClient(losses=0)
+    for run in ("a", "b"):  # two jobs of a sweep, one helper
+        recorder._log_training_data(client, "uri", run, str(tmp_path), "train", "data", "y")
+    assert client.calls == 2 and one_partition == [str(tmp_path)]
+    (tmp_path / "train.parquet").write_bytes(b"version 2, prepared again")
+    recorder._log_training_data(client, "uri", "c", str(tmp_path), "train", "data", "y")
+    assert one_partition == [str(tmp_path)] * 2  # a new file version: read again
 
 
 def test_a_dataset_record_that_loses_a_race_with_another_job_is_sent_again(one_partition, tmp_path) -> None:
