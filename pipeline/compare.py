@@ -17,6 +17,7 @@ import pandas as pd
 
 from pipeline.config import PathsConfig, TrackingConfig, load_config
 from pipeline.errors import PipelineError, process_main, run_cli
+from pipeline.plots import TITLE_Y
 from pipeline.tracking import (
     RUN_STATUS_TAG,
     RunSummary,
@@ -151,7 +152,7 @@ def plot_learning_curves(
             fontsize=8,
             color="crimson",
         )
-    ax.set_title(f"{key} per epoch, one line per run")
+    ax.set_title(f"{key} per epoch, one line per run", y=TITLE_Y)
     ax.grid(True, alpha=0.3)
     if any(curves.values()):
         ax.legend(fontsize=7, loc="upper right", ncol=1 + len(curves) // 12)
@@ -195,7 +196,7 @@ def plot_metric_vs_param(frame: pd.DataFrame, param: str, metric: str, path: Pat
         )
     ax.set_xlabel(param)
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric} against {param}")
+    ax.set_title(f"{metric} against {param}", y=TITLE_Y)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
