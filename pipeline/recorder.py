@@ -334,6 +334,7 @@ class Helper:
         import pipeline
 
         self.owner, self.lane = os.getpid(), lane
+        self.opened: set[str] = set()  # stores this helper was asked to open
         source_root = str(Path(pipeline.__file__).resolve().parents[1])  # the same code as ours
         env = dict(
             os.environ, PYTHONPATH=os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
@@ -417,7 +418,8 @@ def start_helper(uri: str | None) -> None:
     for lane in (RECORD, DRAW) if uri else (DRAW,):
         helper = shared_helper(lane)
         helper.send(("env", mlflow_settings()))
-        if uri and uri.startswith("sqlite:"):
+        if uri and uri.startswith("sqlite:") and uri not in helper.opened:
+            helper.opened.add(uri)  # once per helper: later runs find the store open
             helper.send(("open", uri))
 
 
