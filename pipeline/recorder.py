@@ -469,11 +469,12 @@ def run_ends_deferred() -> bool:
     return _deferred
 
 
-def wait_for_helpers() -> list[str]:
-    """Wait until this process's helpers have done everything sent to them; what went wrong."""
+def wait_for_helpers(lanes: tuple[str, ...] = (RECORD, DRAW)) -> list[str]:
+    """Wait until this process's helpers of `lanes` have done everything sent to them; what
+    went wrong."""
     problems = []
     for lane, helper in list(_helpers.items()):
-        if helper.owner != os.getpid():
+        if helper.owner != os.getpid() or lane not in lanes:
             continue
         try:
             helper.sync(f"wait-{lane}")

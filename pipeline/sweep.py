@@ -13,6 +13,7 @@ a job failed.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -29,7 +30,7 @@ from pydantic import ValidationError
 from pipeline.config import PathsConfig, TrackingConfig, validate_config
 from pipeline.io import read_json, write_json
 from pipeline.prepare import ensure_prepared
-from pipeline.recorder import defer_run_ends, wait_for_helpers
+from pipeline.recorder import DRAW, RECORD, defer_run_ends, wait_for_helpers
 from pipeline.run import JOB_FILE, PARENT_ENV
 from pipeline.tracking import (
     RUN_STATUS_TAG,
@@ -190,19 +191,18 @@ class SweepCallback(Callback):
         from pipeline.compare import compare_runs
 
         os.environ.pop(PARENT_ENV, None)
-        helper_problems = wait_for_helpers()  # the last jobs' pictures and run ends
-        defer_run_ends(False)
-        for problem in helper_problems:
-            print(f"error: {problem}", file=sys.stderr)
+        # the last runs' records and ends; their pictures are still drawn meanwhile
+        helper_problems = wait_for_helpers((RECORD,))
         sweep_dir = Path(config.hydra.sweep.dir)
         records = job_records(sweep_dir)
         failed = [r for r in records if r.get("status") == "failed"]
         jobs = len(records)
+        parent = None
+        compared = True
         if self.settings is not None and self.parent_id is not None:
             tracking, paths, metric = self.settings
             failed = [r if r.get("run_id") else self.record_failure(r, r["job"]) for r in failed]
             parent = resume_run(tracking, paths, self.parent_id)
-            compared = True
             try:
                 runs = end_unfinished(tracking, paths, sweep_children(tracking, paths, self.parent_id))
                 failed = failed_children(runs, failed)
@@ -218,15 +218,23 @@ class SweepCallback(Callback):
             except Exception as err:  # the report failed; the runs are recorded all the same
                 compared = False
                 print(f"error: the sweep comparison failed: {type(err).__name__}: {err}", file=sys.stderr)
+        helper_problems += wait_for_helpers((DRAW,))  # the last pictures, drawn and logged
+        defer_run_ends(False)
+        for problem in helper_problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if parent is not None and self.settings is not None and self.parent_id is not None:
+            tracking, paths, _ = self.settings
+            with contextlib.suppress(Exception):  # a picture that failed to be logged failed its run
+                failed = failed_children(sweep_children(tracking, paths, self.parent_id), failed)
             parent.log_metrics({"jobs": jobs, "jobs_failed": len(failed)})
-            parent.end("FAILED" if failed or not compared else "FINISHED")
-            if not compared and not failed:
-                raise SystemExit(1)
+            parent.end("FAILED" if failed or not compared or helper_problems else "FINISHED")
         if failed:
             for record in failed:
                 overrides = " ".join(record.get("overrides", []))
                 print(f"failed job {record['job']} ({overrides}): {record.get('error')}", file=sys.stderr)
             print(f"sweep: {len(failed)} of {jobs} job(s) failed", file=sys.stderr)
+            raise SystemExit(1)
+        if not compared or helper_problems:
             raise SystemExit(1)
 
 
