@@ -182,6 +182,7 @@ class TrainingConfig(_Strict):
     diagnostics: bool | Literal["auto"] = "auto"
     diagnostics_rows: int = Field(default=4096, ge=1)
     threads: int = Field(default=1, ge=0)  # TensorFlow's threads per op; 0: one per core
+    graph_optimizer: bool = False  # TensorFlow's grappler on the compiled epoch function
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
 
     @field_validator("cv_folds")

@@ -109,6 +109,14 @@ def use_threads(threads: int) -> None:
         return
 
 
+def use_graph_optimizer(enabled: bool) -> None:
+    """TensorFlow's graph optimizer (grappler) on or off for this process's functions.
+    Off, a new network's epoch function runs its first call ~0.3 s sooner (grappler
+    rewrites the whole loop first) and trains no slower, with the same numbers, for these
+    small networks (docs/benchmarks.md)."""
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not enabled})
+
+
 def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
 

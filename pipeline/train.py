@@ -79,6 +79,7 @@ def fit(
 ) -> TrainResult:
     """Seed, build and train the configured network with the fused loop (see engine.py)."""
     engine.use_threads(cfg.training.threads)
+    engine.use_graph_optimizer(cfg.training.graph_optimizer)
     keras.utils.set_random_seed(cfg.training.seed)
     model = build_model(train[0].shape[1], cfg.model)
     es = cfg.training.early_stopping
