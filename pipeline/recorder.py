@@ -45,12 +45,11 @@ from typing import IO, Any
 
 PARAM_VALUE_LIMIT = 6000
 BATCH_LIMIT = 1000  # MLflow's maximum metrics per log_batch
-SEND_EVERY = 500  # metrics per batch sent: a 200-metric batch costs the store ~2x as much per metric
+SEND_EVERY = BATCH_LIMIT  # full batches: a 200-metric batch costs the store ~2x as much per metric
 FLUSH_EVERY_S = 10.0
 RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
 HELPER_EXIT_WAIT_S = 30.0  # at exit, how long the helper may take to finish what was sent
-OUTBOX_MESSAGES = 32  # messages waiting for the helper before training waits for it: at most
-# ~16,000 metrics, so a run that ends (or is interrupted) waits a few seconds at most for them
+OUTBOX_MESSAGES = 64  # messages waiting for the helper before training waits for it
 DATASET_ATTEMPTS = 4  # a dataset record that loses a race with another job's is sent again
 
 

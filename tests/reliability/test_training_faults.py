@@ -160,7 +160,16 @@ def test_ctrl_c_during_training_ends_the_run_killed_and_leaves_outputs_whole_or_
     ]
     env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="2", MLFLOW_DISABLE_TELEMETRY="true")
     job = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C's default, as in a terminal: a test runner started in the background by a
+        # shell without job control inherits SIGINT ignored, and Python then never raises
+        # KeyboardInterrupt (the job trained on and the test timed out)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     with store_lock(store):  # the job creates the store at the same time: never migrate beside it
         client = mlflow.MlflowClient(store)
