@@ -20,12 +20,16 @@ class FakeClient:
         self.calls.append((run_id, artifact_file))
 
 
-@pytest.fixture
-def executor(monkeypatch: pytest.MonkeyPatch) -> tuple[Executor, FakeClient]:
-    client = FakeClient()
+def executor_with(client: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Executor, Any]:
+    """An executor whose every call goes to `client` instead of a store."""
     executor = Executor()
     monkeypatch.setattr(executor, "client", lambda uri: client)
     return executor, client
+
+
+@pytest.fixture
+def executor(monkeypatch: pytest.MonkeyPatch) -> tuple[Executor, FakeClient]:
+    return executor_with(FakeClient(), monkeypatch)
 
 
 def test_a_failing_call_skips_the_rest_of_its_run_and_is_reported_once(executor) -> None:
@@ -135,10 +139,7 @@ class EndingClient:
 
 @pytest.fixture
 def ending(monkeypatch: pytest.MonkeyPatch) -> tuple[Executor, EndingClient]:
-    client = EndingClient()
-    executor = Executor()
-    monkeypatch.setattr(executor, "client", lambda uri: client)
-    return executor, client
+    return executor_with(EndingClient(), monkeypatch)
 
 
 def test_a_deferred_end_sets_the_status_after_the_calls(ending) -> None:
