@@ -43,6 +43,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
+from pipeline.heap import for_good
+
 PARAM_VALUE_LIMIT = 6000
 BATCH_LIMIT = 1000  # MLflow's maximum metrics per log_batch
 SEND_EVERY = BATCH_LIMIT  # full batches: a 200-metric batch costs the store ~2x as much per metric
@@ -196,6 +198,15 @@ def _draw(client: Any, uri: str | None, run_id: str, figure: str, args: tuple[An
         client.log_artifact(run_id, str(path), folder)
 
 
+def mlflow_client(uri: str) -> Any:
+    """MLflow's client for `uri`. The first one in a process imports MLflow and opens the
+    store: a heap kept for good (pipeline.heap)."""
+    with for_good(f"mlflow client {uri}"):
+        from mlflow import MlflowClient
+
+        return MlflowClient(uri)
+
+
 CALLS: dict[str, Callable[..., None]] = {
     "log_batch": _log_batch,
     "log_text": _log_text,
@@ -216,9 +227,7 @@ class Executor:
 
     def client(self, uri: str) -> Any:
         if uri not in self.clients:
-            from mlflow import MlflowClient
-
-            self.clients[uri] = MlflowClient(uri)
+            self.clients[uri] = mlflow_client(uri)
         return self.clients[uri]
 
     def run(self, uri: str | None, run_id: str, call: str, args: tuple[Any, ...]) -> None:
@@ -318,7 +327,8 @@ def serve(inbox: IO[bytes], outbox: IO[bytes], lane: str = RECORD) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     quiet_environment()
     background_priority()
-    preload(lane)
+    with for_good("helper start-up"):
+        preload(lane)
     executor = Executor()
     while True:
         try:
@@ -520,10 +530,8 @@ class RunRecorder:
     """
 
     def __init__(self, uri: str, run_id: str, experiment_id: str, inline: bool = False) -> None:
-        from mlflow import MlflowClient
-
         self.uri, self.run_id, self.experiment_id = uri, run_id, experiment_id
-        self.client = MlflowClient(uri)
+        self.client = mlflow_client(uri)
         self.status = "FINISHED"
         self._pending: list[Any] = []
         self._last_flush = time.monotonic()

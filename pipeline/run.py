@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import PipelineError, process_main
+from pipeline.heap import for_good
 from pipeline.io import write_json
 
 if TYPE_CHECKING:
@@ -55,11 +56,12 @@ def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dic
         parent_run_id=parent_run_id,
     ) as recorder:
         # TensorFlow is imported here, inside the run: a sweep's driver process never needs it
-        from pipeline.crossval import cross_validate
-        from pipeline.data import load_prepared
-        from pipeline.evaluate import evaluate_and_record
-        from pipeline.prepare import ensure_prepared
-        from pipeline.train import describe, recorded_params, train_and_record
+        with for_good("training modules"):
+            from pipeline.crossval import cross_validate
+            from pipeline.data import load_prepared
+            from pipeline.evaluate import evaluate_and_record
+            from pipeline.prepare import ensure_prepared
+            from pipeline.train import describe, recorded_params, train_and_record
 
         if recorder is not None:
             recorder.log_params(recorded_params(cfg))

@@ -23,7 +23,7 @@ from typing import Any
 
 from pipeline.config import PathsConfig, TrackingConfig
 from pipeline.errors import PipelineError
-from pipeline.recorder import RUN_STATUS_TAG, RunRecorder, start_helper
+from pipeline.recorder import RUN_STATUS_TAG, RunRecorder, mlflow_client, start_helper
 
 
 def project_root(cwd: Path | None = None) -> Path:
@@ -125,8 +125,12 @@ def artifact_location(uri: str, paths: PathsConfig, root: Path | None = None) ->
 def store_lock(uri: str) -> Iterator[None]:
     """Serialize the first access to a local SQLite store across processes. MLflow creates and
     migrates a new database on first use, and processes doing that at once make each other
-    crash (alembic: 'Online migration expected to match one row'), losing their runs."""
-    if not uri.startswith("sqlite:///"):
+    crash (alembic: 'Online migration expected to match one row'), losing their runs.
+
+    A store this process has opened once exists: it is not locked again. (In a sweep a
+    helper, at low priority, may hold the lock while it opens the store; each job waited
+    for it, up to 0.65 s.)"""
+    if not uri.startswith("sqlite:///") or uri in _opened_stores:
         yield
         return
     database = Path(uri.removeprefix("sqlite:///"))
@@ -135,8 +139,12 @@ def store_lock(uri: str) -> Iterator[None]:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
+            _opened_stores.add(uri)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_opened_stores: set[str] = set()  # local stores this process opened under store_lock
 
 
 def _experiment_id(client: Any, name: str, location: str | None = None) -> str:
@@ -173,12 +181,10 @@ def tracked_run(
         return
     quiet_environment()
     http_settings(tracking)
-    from mlflow import MlflowClient
-
     uri = resolve_tracking_uri(tracking, paths)
     start_helper(uri)  # the recording helper starts up meanwhile
     with store_lock(uri):  # MlflowClient opens (and, the first time, creates) the store
-        client = MlflowClient(uri)
+        client = mlflow_client(uri)
         experiment_id = (
             reach(uri, lambda: _experiment_id(client, tracking.experiment, artifact_location(uri, paths)))
             if run_id is None
@@ -219,11 +225,9 @@ SWEEP_TAG = "sweep_name"
 def start_sweep_run(tracking: TrackingConfig, paths: PathsConfig, name: str, tags: Mapping[str, Any]) -> str:
     """Create the experiment (once, before parallel jobs race on it) and a sweep's parent run."""
     quiet_environment()
-    from mlflow import MlflowClient
-
     uri = resolve_tracking_uri(tracking, paths)
     with store_lock(uri):
-        client = MlflowClient(uri)
+        client = mlflow_client(uri)
         experiment_id = _experiment_id(client, tracking.experiment, artifact_location(uri, paths))
     run = client.create_run(experiment_id, run_name=name, tags={SWEEP_TAG: tracking.sweep_name, **tags})
     return str(run.info.run_id)
@@ -260,9 +264,7 @@ def resume_run(tracking: TrackingConfig, paths: PathsConfig, run_id: str) -> Run
 
 
 def _client(tracking: TrackingConfig, paths: PathsConfig) -> Any:
-    from mlflow import MlflowClient
-
-    return MlflowClient(resolve_tracking_uri(tracking, paths))
+    return mlflow_client(resolve_tracking_uri(tracking, paths))
 
 
 @dataclass(frozen=True)
