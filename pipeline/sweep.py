@@ -30,12 +30,21 @@ from pydantic import ValidationError
 from pipeline.config import PathsConfig, TrackingConfig, validate_config
 from pipeline.io import read_json, write_json
 from pipeline.prepare import ensure_prepared
-from pipeline.recorder import DRAW, RECORD, defer_run_ends, wait_for_helpers
+from pipeline.recorder import (
+    DRAW,
+    RECORD,
+    defer_run_ends,
+    run_ends_deferred,
+    start_helper,
+    wait_for_helpers,
+    warm_helpers,
+)
 from pipeline.run import JOB_FILE, PARENT_ENV
 from pipeline.tracking import (
     RUN_STATUS_TAG,
     RunSummary,
     record_failed_job,
+    resolve_tracking_uri,
     resume_run,
     start_sweep_run,
     sweep_children,
@@ -138,6 +147,7 @@ class SweepCallback(Callback):
             # the jobs run in this process, one after the other: a job's pictures and
             # recording finish beside the next job's training; on_multirun_end waits for them
             defer_run_ends(True)
+            warm_helpers(recording=tracking.enabled)
         cv = OmegaConf.select(config, "training.cv_folds", default=0) or 0
         metric = "cv_val_mse_mean" if cv >= 2 else "validation_mse_scaled"
         self.settings = (tracking, paths, metric)
@@ -149,6 +159,8 @@ class SweepCallback(Callback):
             "sweep_overrides": " ".join(config.hydra.overrides.task),
         }
         self.parent_id = start_sweep_run(tracking, paths, name, tags)
+        if run_ends_deferred():  # the store exists now: the helpers open it before the first job
+            start_helper(resolve_tracking_uri(tracking, paths))
         os.environ[PARENT_ENV] = self.parent_id
         print(f"sweep: MLflow parent run {name} ({self.parent_id})")
         prepare_base_data(config)
