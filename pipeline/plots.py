@@ -5,6 +5,8 @@ Pure functions of the data they draw; each writes one file and returns its path.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,15 +15,66 @@ import numpy as np
 import pandas as pd
 
 MAX_UNIT_LINES = 64  # more hidden units than this are subsampled in the unit plot
+DPI = 110
+KEPT_FIGURES = 8  # layouts kept for reuse, per thread
 
 
-def _pyplot() -> Any:
-    import matplotlib
+_kept = threading.local()  # per thread: a figure is drawn by one thread at a time
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    return plt
+def _figure(
+    rows: int, cols: int, figsize: tuple[float, float], sharex: bool = False
+) -> tuple[Any, np.ndarray]:
+    """A figure of `rows` x `cols` axes (a 2-D array of them), ready to draw on.
+
+    The drawing helper draws the same layouts run after run, and making a figure's axes and
+    their ticks is a third of a picture's time. So the last figure of each layout is kept
+    and handed out again with its data, texts and legend removed and its axes as new: the
+    picture is pixel for pixel what a new figure gives (tests/unit/test_plots.py). Figures
+    are made without pyplot, which would keep each one open."""
+    figures: OrderedDict[tuple[Any, ...], tuple[Any, np.ndarray]] = _kept.__dict__.setdefault(
+        "figures", OrderedDict()
+    )
+    key = (rows, cols, tuple(figsize), sharex)
+    if key in figures:
+        figures.move_to_end(key)
+        fig, axes = figures[key]
+        for ax in axes.flat:
+            _as_new(ax)
+        return fig, axes
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=DPI)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=sharex)
+    figures[key] = (fig, axes)
+    while len(figures) > KEPT_FIGURES:
+        figures.popitem(last=False)
+    return fig, axes
+
+
+def forget_figures() -> None:
+    """Drop this thread's kept figures: the next picture of each layout starts a new one."""
+    _kept.__dict__.pop("figures", None)
+
+
+def _as_new(ax: Any) -> None:
+    """An axes drawn on before, back to the state of a new one (its ticks are kept)."""
+    from matplotlib.transforms import Bbox
+
+    for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts, *ax.images]:
+        artist.remove()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    ax.dataLim.set_points(Bbox.null().get_points())
+    ax.ignore_existing_data_limits = True  # the next data sets the limits, as on a new axes
+    ax.set_xscale("linear")
+    ax.set_yscale("linear")
+    ax.set_autoscale_on(True)
+    ax.set_prop_cycle(None)  # colours start from the first again
+    ax.set_title("")
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.grid(False)
 
 
 MARGINS_IN = {"left": 0.95, "right": 0.2, "top": 0.45, "bottom": 0.6}  # room for labels and titles
@@ -63,7 +116,6 @@ def _save(fig: Any, path: Path) -> Path:
     )
     _plain_log_ticks(fig)
     fig.savefig(path, pil_kwargs=PNG_OPTIONS)
-    _pyplot().close(fig)
     return path
 
 
@@ -71,8 +123,8 @@ def learning_curves(
     history: pd.DataFrame, path: Path, stopped_epoch: int | None = None, best_epoch: int | None = None
 ) -> Path:
     """Training and validation loss per epoch, with the early-stopping epochs marked."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    fig, axes = _figure(1, 1, (8, 5))
+    ax = axes[0, 0]
     for column, label in (("train_loss", "training loss"), ("val_loss", "validation loss")):
         if column in history:
             ax.plot(history["epoch"], history[column], label=label, linewidth=1.6)
@@ -105,9 +157,8 @@ def learning_curves(
 
 def predicted_vs_actual(predictions: dict[str, pd.DataFrame], target: str, path: Path) -> Path:
     """Predicted against actual, in the target's units, on the validation and test sets."""
-    plt = _pyplot()
     parts = [p for p in ("validation", "test") if p in predictions]
-    fig, axes = plt.subplots(1, len(parts), figsize=(5.2 * len(parts), 5), dpi=110, squeeze=False)
+    fig, axes = _figure(1, len(parts), (5.2 * len(parts), 5))
     for ax, part in zip(axes[0], parts, strict=True):
         frame = predictions[part]
         ax.scatter(frame["actual"], frame["predicted"], s=12, alpha=0.6)
@@ -126,9 +177,8 @@ def predicted_vs_actual(predictions: dict[str, pd.DataFrame], target: str, path:
 
 def residuals(predictions: dict[str, pd.DataFrame], target: str, path: Path) -> Path:
     """Residuals (predicted minus actual) against the prediction, validation and test sets."""
-    plt = _pyplot()
     parts = [p for p in ("validation", "test") if p in predictions]
-    fig, axes = plt.subplots(1, len(parts), figsize=(5.2 * len(parts), 4.5), dpi=110, squeeze=False)
+    fig, axes = _figure(1, len(parts), (5.2 * len(parts), 4.5))
     for ax, part in zip(axes[0], parts, strict=True):
         frame = predictions[part]
         ax.scatter(frame["predicted"], frame["predicted"] - frame["actual"], s=12, alpha=0.6)
@@ -151,8 +201,8 @@ def layer_diagnostics(history: pd.DataFrame, path: Path) -> Path | None:
     grads = layer_columns(history, "grad_norm")
     if not grads:
         return None
-    plt = _pyplot()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7.5), dpi=110, sharex=True)
+    fig, axes = _figure(2, 1, (8, 7.5), sharex=True)
+    top, bottom = axes[:, 0]
     for layer, column in grads.items():
         top.plot(history["epoch"], history[column], label=layer, linewidth=1.4)
     if (history[list(grads.values())].to_numpy() > 0).all():
@@ -190,8 +240,8 @@ def function_fit(
     path: Path,
 ) -> Path:
     """For one-input data: the fitted function over the input range, with the data points."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    fig, axes = _figure(1, 1, (8, 5))
+    ax = axes[0, 0]
     styles = {
         "validation": {"s": 6, "alpha": 0.25, "color": "gray"},
         "train": {"s": 22, "alpha": 0.9, "color": "tab:blue"},
@@ -216,8 +266,7 @@ def unit_activations(
 
     Units that output 0 over the whole range (dead ReLUs) are drawn in red.
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(activations), 1, figsize=(8, 3.2 * len(activations)), dpi=110, squeeze=False)
+    fig, axes = _figure(len(activations), 1, (8, 3.2 * len(activations)))
     for ax, values, name in zip(axes[:, 0], activations, names, strict=True):
         units = values.shape[1]
         shown = np.linspace(0, units - 1, min(units, MAX_UNIT_LINES)).astype(int)
