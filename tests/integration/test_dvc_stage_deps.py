@@ -2,7 +2,7 @@
 
 Each stage's command is `python -m pipeline.<stage>`. Every pipeline module it imports
 (directly or not, found statically) must be a dependency of the stage, except
-- plumbing that computes nothing: config, errors, io;
+- plumbing that computes nothing: config, errors, io, heap (garbage-collector settings);
 - modules already listed by an upstream stage (the stage sees their effect through the
   upstream outputs, or borrows a constant from them).
 """
@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "pipeline"
-PLUMBING = {"config", "errors", "io"}
+PLUMBING = {"config", "errors", "heap", "io"}
 
 
 def pipeline_imports(module: str) -> set[str]:
