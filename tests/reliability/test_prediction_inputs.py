@@ -38,3 +38,34 @@ def test_a_category_never_seen_in_training_is_refused_by_name(facebook_model):
     model, rows = facebook_model
     with pytest.raises(Exception, match="Carousel"):
         model.predict(rows.assign(Type="Carousel"))
+
+
+def test_the_logged_model_predicts_where_the_project_is_not_installed(
+    make_config, facebook_csv, tmp_path, isolated_tracking
+):
+    """The model carries the part of the package it needs (pipeline.recorder.SERVING_MODULES):
+    loaded in a process that cannot import the project, it gives the same predictions."""
+    import json
+    import subprocess
+    import sys
+
+    cfg = make_config("dataset=facebook", f"dataset.path={facebook_csv}", "training.epochs=3")
+    report = run_job(cfg, tmp_path / "job")
+    uri = mlflow.MlflowClient(isolated_tracking).get_run(report["run_id"]).data.tags["model_uri"]
+    rows = pd.read_csv(facebook_csv, sep=";").dropna()[FEATURES].head(5).reset_index(drop=True)
+    expected = np.asarray(mlflow.pyfunc.load_model(uri).predict(rows)).ravel()
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    script = f"""
+import importlib.util, json, sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")]
+assert importlib.util.find_spec("pipeline") is None, "the project is importable here"
+import mlflow, pandas as pd
+mlflow.set_tracking_uri({isolated_tracking!r})
+model = mlflow.pyfunc.load_model({uri!r})
+print(json.dumps([float(v) for v in model.predict(pd.read_csv("rows.csv")).ravel()]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert np.allclose(json.loads(done.stdout.strip().splitlines()[-1]), expected)
