@@ -405,7 +405,10 @@ class Bench:
 
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in wanted}
         for rep in range(self.args.repeats):  # interleaved, so load drifts hit every variant alike
-            for name in wanted:
+            # and rotated: each variant takes each place in turn, so none always runs right
+            # after the 10 s course fit (which leaves the caches cold for the helpers)
+            shift = rep % len(wanted)
+            for name in wanted[shift:] + wanted[:shift]:
                 runs[name].append(one(name, cfgs[name], f"{name}-{rep}"))
                 print(
                     f"  rep {rep + 1}/{self.args.repeats} {name}: {runs[name][-1]['seconds']:.2f}s",
