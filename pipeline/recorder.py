@@ -221,9 +221,10 @@ def _draw(client: Any, uri: str | None, run_id: str, figure: str, args: tuple[An
 
 
 def mlflow_client(uri: str) -> Any:
-    """MLflow's client for `uri`. The first one in a process imports MLflow and opens the
-    store: a heap kept for good (pipeline.heap)."""
-    with for_good(f"mlflow client {uri}"):
+    """MLflow's client for `uri`. The first one in a process imports MLflow and its store's
+    modules: a heap kept for good (pipeline.heap). Once per process, not per store: a
+    process that opens many stores (the tests) would otherwise freeze garbage each time."""
+    with for_good("mlflow client"):
         from mlflow import MlflowClient
 
         return MlflowClient(uri)
