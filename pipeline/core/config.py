@@ -1,0 +1,277 @@
+"""Typed, validated configuration: the schema of `conf/` (composed into `params.yaml`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.core.errors import PipelineError
+
+MISSING = "???"
+
+DatasetName = Literal["diabetes", "facebook", "california_housing", "synthetic", "csv"]
+OptimizerName = Literal["sgd", "momentum", "rmsprop", "adam", "adamw", "nadam", "adagrad"]
+ScheduleName = Literal["none", "inverse_time", "exponential", "cosine"]
+Activation = Literal[
+    "relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "softplus", "leaky_relu", "linear"
+]
+Initializer = Literal[
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "random_normal",
+    "random_uniform",
+    "truncated_normal",
+    "variance_scaling",
+    "orthogonal",
+    "zeros",
+    "ones",
+    "constant",
+    "identity",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticConfig(_Strict):
+    n_samples: int = Field(gt=2)
+    noise: float = Field(ge=0)
+    seed: int = 0
+
+
+class DatasetConfig(_Strict):
+    name: DatasetName
+    path: str | None = None
+    url: str | None = None
+    sha256: str | None = None
+    archive_member: str | None = None
+    separator: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    features: list[str] | None = None
+    categorical: list[str] = []
+    drop_blank_rows: bool = True
+    # a feature with one value everywhere: kept (scale 1, with a warning) or dropped
+    constant_columns: Literal["keep", "drop"] = "keep"
+    synthetic: SyntheticConfig | None = None
+
+    @model_validator(mode="after")
+    def _source_is_known(self) -> DatasetConfig:
+        if self.path == MISSING:
+            raise ValueError(f"dataset.path is required for dataset={self.name}: set dataset.path=FILE")
+        if self.target == MISSING:
+            raise ValueError(f"dataset.target is required for dataset={self.name}: set dataset.target=COLUMN")
+        if self.name == "synthetic" and self.synthetic is None:
+            raise ValueError("dataset.synthetic (n_samples, noise, seed) is required for dataset=synthetic")
+        if self.name in ("facebook", "california_housing", "csv") and not (self.path or self.url):
+            raise ValueError(f"dataset={self.name} needs dataset.path (a local file) or dataset.url")
+        return self
+
+
+class SplitConfig(_Strict):
+    validation: float | int
+    test: float | int
+    seed: int = 42
+
+    @field_validator("validation", "test")
+    @classmethod
+    def _size(cls, value: float | int) -> float | int:
+        if isinstance(value, float) and not 0.0 < value < 1.0:
+            raise ValueError(f"a fraction must lie in (0, 1) or be a row count >= 1, got {value}")
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"a row count must be >= 1 (or a fraction in (0, 1)), got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _leaves_training_rows(self) -> SplitConfig:
+        if isinstance(self.validation, float) and isinstance(self.test, float):
+            if self.validation + self.test >= 1.0:
+                raise ValueError(
+                    f"split.validation + split.test = {self.validation + self.test:g} leaves no "
+                    "training rows: their sum must be below 1"
+                )
+        return self
+
+
+class ModelConfig(_Strict):
+    hidden_units: list[int] = []
+    # shorthand for searches: when both are set, `depth` layers of `width` units replace hidden_units
+    depth: int | None = Field(default=None, ge=0)
+    width: int | None = Field(default=None, ge=1)
+    activation: Activation = "relu"
+    initializer: Initializer = "glorot_uniform"
+    initializer_args: dict[str, float | int] = {}
+    bias_initializer: Initializer = "zeros"
+    l1: float | list[float] = 0.0
+    l2: float | list[float] = 0.0
+
+    @field_validator("hidden_units")
+    @classmethod
+    def _widths(cls, units: list[int]) -> list[int]:
+        if any(u < 1 for u in units):
+            raise ValueError(f"every hidden layer needs at least 1 unit, got {units}")
+        return units
+
+    @model_validator(mode="after")
+    def _shorthand(self) -> ModelConfig:
+        if (self.depth is None) != (self.width is None):
+            raise ValueError("model.depth and model.width go together: set both or neither")
+        if self.depth is not None and self.width is not None:
+            object.__setattr__(self, "hidden_units", [self.width] * self.depth)
+        return self
+
+    @model_validator(mode="after")
+    def _penalties(self) -> ModelConfig:
+        layers = len(self.hidden_units) + 1
+        for key in ("l1", "l2"):
+            value = getattr(self, key)
+            values = value if isinstance(value, list) else [value]
+            if any(v < 0 for v in values):
+                raise ValueError(f"model.{key} must be >= 0, got {value}")
+            if isinstance(value, list) and len(value) != layers:
+                raise ValueError(
+                    f"model.{key} has {len(value)} values but the network has {layers} Dense "
+                    "layers (hidden layers, then the output): give one number or one per layer"
+                )
+        return self
+
+    def penalty(self, key: Literal["l1", "l2"], layer: int) -> float:
+        value = getattr(self, key)
+        return float(value[layer] if isinstance(value, list) else value)
+
+
+class ScheduleConfig(_Strict):
+    name: ScheduleName = "none"
+    decay_rate: float = Field(default=0.0, ge=0)
+    decay_steps: int = Field(default=1, ge=1)
+    alpha: float = Field(default=0.0, ge=0, le=1)  # cosine: the floor, as a fraction of the start
+
+
+class OptimizerConfig(_Strict):
+    name: OptimizerName
+    learning_rate: float = Field(gt=0)
+    momentum: float = Field(default=0.0, ge=0, lt=1)
+    nesterov: bool = False
+    clipnorm: float | None = Field(default=None, gt=0)
+    schedule: ScheduleConfig = ScheduleConfig()
+
+
+class EarlyStoppingConfig(_Strict):
+    enabled: bool = False
+    monitor: Literal["val_loss", "val_mse", "train_loss", "train_mse"] = "val_loss"
+    patience: int = Field(default=3, ge=0)
+    min_delta: float = Field(default=0.0, ge=0)
+    restore_best_weights: bool = True
+
+
+class TrainingConfig(_Strict):
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    seed: int = 42
+    scale_features: bool = True
+    scale_target: bool = True
+    cv_folds: int = Field(default=0, ge=0)  # k >= 2: k-fold cross-validation on train + validation rows
+    diagnostics: bool | Literal["auto"] = "auto"
+    diagnostics_rows: int = Field(default=4096, ge=1)
+    threads: int = Field(default=1, ge=0)  # TensorFlow's threads per op; 0: one per core
+    graph_optimizer: bool = False  # TensorFlow's grappler on the compiled epoch function
+    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+
+    @field_validator("cv_folds")
+    @classmethod
+    def _folds(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("training.cv_folds must be 0 (off) or at least 2")
+        return value
+
+
+class TrackingConfig(_Strict):
+    enabled: bool = True
+    uri: str | None = None
+    experiment: str = Field(min_length=1)
+    run_name: str = Field(min_length=1)
+    sweep_name: str = Field(default="sweep", min_length=1)
+    log_model: bool = True
+    async_logging: bool = False  # metric batches through MLflow's async logging queue
+    http_timeout_s: int = Field(default=5, ge=1)  # a tracking server's reply, per request
+    http_retries: int = Field(default=2, ge=0)
+
+
+class PathsConfig(_Strict):
+    raw_dir: str
+    interim_dir: str
+    processed_dir: str
+    download_dir: str
+    prepared_cache: str
+    model_dir: str
+    history: str
+    metrics: str
+    predictions: str
+    train_figures: str
+    eval_figures: str
+    mlflow_db: str
+    mlflow_artifacts: str
+
+
+class Config(_Strict):
+    paths: PathsConfig
+    split: SplitConfig
+    dataset: DatasetConfig
+    model: ModelConfig
+    optimizer: OptimizerConfig
+    training: TrainingConfig
+    tracking: TrackingConfig
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key (check its spelling)"
+    if error["type"] == "missing":
+        return f"{key}: required key is missing"
+    if error["type"] in ("literal_error", "enum"):
+        return f"{key}: {error['input']!r} is not valid; {message[0].lower()}{message[1:]}"
+    prefix = f"{key}: " if key else ""
+    return f"{prefix}{message}"
+
+
+def validate_config(raw: Mapping[str, Any], source: str) -> Config:
+    """Validate a composed config; every problem is listed in one PipelineError naming the key."""
+    try:
+        return Config.model_validate(dict(raw))
+    except ValidationError as err:
+        problems = "; ".join(_describe(e) for e in err.errors())
+        raise PipelineError(f"{source}: invalid configuration: {problems}") from None
+
+
+def load_config(path: str | Path = "params.yaml") -> Config:
+    """Read and validate the composed `params.yaml`."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: not found; compose it from conf/ with `make params`")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return validate_config(raw, str(path))
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested mappings to dotted keys: {'a': {'b': 1}} -> {'a.b': 1}.
+
+    Argument bundles (keys ending in `_args`) stay one value, so they compare as one.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value and not str(key).endswith("_args"):
+            flat.update(flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat

@@ -1,0 +1,33 @@
+"""Every file name the stages and jobs write, in one place. Folders come from `conf/paths/`."""
+
+from __future__ import annotations
+
+# ingest: <paths.raw_dir>/
+RAW_FILE = "data.csv"
+PROVENANCE_FILE = "provenance.json"
+# normalize: <paths.interim_dir>/
+NORMALIZED_FILE = "normalized.parquet"
+SCHEMA_FILE = "schema.json"
+# split: <paths.processed_dir>/ (and each folder under <paths.prepared_cache>/)
+PARTS = ("train", "validation", "test")
+SCALER_FILE = "scaler.json"
+MANIFEST_FILE = "manifest.json"
+# train: <paths.model_dir>/
+MODEL_FILE = "model.keras"
+PREPROCESSING_FILE = "preprocessing.json"
+RUN_FILE = "run.json"
+# a Hydra job's output folder
+JOB_FILE = "job.json"
+ERROR_FILE = "error.txt"
+HISTORY_FILE = "history.csv"
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.csv"
+FIGURES_DIR = "figures"
+MODEL_DIR = "model"
+# a sweep's output folder
+COMPARISON_DIR = "comparison"
+
+
+def part_file(part: str) -> str:
+    """The parquet file of one partition: `train.parquet`, ..."""
+    return f"{part}.parquet"

@@ -1,0 +1,131 @@
+"""Normalize: drop blank rows, check the data (pipeline.data.schemas), one-hot encode.
+
+Only row-wise, stateless transforms: nothing here is fitted to the data's values.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.core.config import DatasetConfig
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import NORMALIZED_FILE, PROVENANCE_FILE, RAW_FILE, SCHEMA_FILE
+from pipeline.core.io import atomic_dir, read_json, write_json
+from pipeline.data.features import category_strings, encode, encoded_names
+from pipeline.data.tabular import read_table
+
+
+def feature_columns(columns: list[str], dataset: DatasetConfig) -> list[str]:
+    """The raw feature columns, in order: `dataset.features`, or every column but the target."""
+    if dataset.features is not None:
+        return list(dataset.features)
+    return [c for c in columns if c != dataset.target]
+
+
+def check_roles(dataset: DatasetConfig, features: list[str], columns: list[str]) -> None:
+    """Categorical columns must be features and the target must not be one (a categorical
+    column absent from the file is the schema's to report, as a missing column)."""
+    stray = [c for c in dataset.categorical if c not in features and c in columns]
+    if stray:
+        raise PipelineError(f"dataset.categorical: {stray} are not among the features {features}")
+    if dataset.target in features:
+        raise PipelineError(f"dataset.features: the target {dataset.target!r} cannot be a feature")
+
+
+def drop_blank_rows(frame: pd.DataFrame, drop: bool) -> pd.DataFrame:
+    """Drop every row with a blank cell, as the course does; otherwise the schema refuses
+    blanks in the used columns. The index is kept: messages give line numbers in the file."""
+    return frame.dropna() if drop else frame
+
+
+def numbers(values: pd.Series) -> pd.Series:
+    """A checked numeric column as float64 (the schema has refused text and infinities)."""
+    return pd.to_numeric(values).astype("float64")
+
+
+def constant_columns(frame: pd.DataFrame, features: list[str], categorical: list[str]) -> list[str]:
+    """Features with a single value in every row: nothing for the network to learn from."""
+    values = {c: category_strings(frame[c]) if c in categorical else numbers(frame[c]) for c in features}
+    return [c for c in features if values[c].nunique(dropna=False) <= 1]
+
+
+def kept_features(features: list[str], constant: list[str], dataset: DatasetConfig, source: str) -> list[str]:
+    """The features that stay: all, or (dataset.constant_columns=drop) the non-constant ones."""
+    if dataset.constant_columns == "keep":
+        return features
+    kept = [c for c in features if c not in constant]
+    if not kept:
+        raise PipelineError(
+            f"{source}: every feature column is constant ({constant}): nothing to learn from; "
+            "check dataset.features"
+        )
+    return kept
+
+
+def constant_notice(constant: list[str], policy: str, source: str) -> str | None:
+    """The line that tells the user what happened to constant columns, if any."""
+    if not constant:
+        return None
+    if policy == "drop":
+        return f"note: {source}: constant column(s) {constant} dropped (dataset.constant_columns=drop)"
+    return (
+        f"warning: {source}: constant column(s) {constant} kept unscaled; "
+        "set dataset.constant_columns=drop to drop them"
+    )
+
+
+def build_schema(frame: pd.DataFrame, dataset: DatasetConfig, features: list[str]) -> dict[str, Any]:
+    """What training and the served model need to know of the raw columns and their encoding."""
+    numeric = [c for c in features if c not in dataset.categorical]
+    categorical = {
+        c: sorted(category_strings(frame[c]).unique().tolist()) for c in dataset.categorical if c in features
+    }
+    return {
+        "target": dataset.target,
+        "raw_features": features,
+        "raw_dtypes": {c: str(frame[c].dtype) for c in features},
+        "numeric": numeric,
+        "categorical": categorical,
+        "encoded_features": encoded_names(numeric, categorical),
+    }
+
+
+def normalize(
+    frame: pd.DataFrame, dataset: DatasetConfig, source: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Raw frame -> (encoded features plus target, schema); bad data is one PipelineError."""
+    from pipeline.data.schemas import validate  # pandera costs 0.6 s to import: only here, not in train
+
+    columns = [str(c) for c in frame.columns]
+    features = feature_columns(columns, dataset)
+    check_roles(dataset, features, columns)
+    frame = drop_blank_rows(frame, dataset.drop_blank_rows)
+    validate(frame, dataset, features, columns, source)
+    constant = constant_columns(frame, features, dataset.categorical)
+    features = kept_features(features, constant, dataset, source)
+    frame = frame[[*features, dataset.target]]
+    schema = build_schema(frame, dataset, features) | {"constant_columns": constant}
+    encoded = encode(frame, schema)
+    encoded[dataset.target] = numbers(frame[dataset.target])
+    return encoded, schema
+
+
+def normalize_folder(dataset: DatasetConfig, raw_dir: Path, interim_dir: Path) -> dict[str, Any]:
+    """Read the raw file, normalize it and replace `interim_dir` with the result and its schema;
+    return the schema and the row count."""
+    raw_file = raw_dir / RAW_FILE
+    frame = read_table(raw_file, dataset.separator)
+    source = read_json(raw_dir / PROVENANCE_FILE)["source"]
+    label = f"{raw_file} (from {source})"
+    encoded, schema = normalize(frame, dataset, label)
+    with atomic_dir(interim_dir) as tmp:
+        encoded.to_parquet(tmp / NORMALIZED_FILE, index=False)
+        write_json(tmp / SCHEMA_FILE, schema)
+    notice = constant_notice(schema["constant_columns"], dataset.constant_columns, label)
+    if notice:
+        print(notice, file=sys.stderr)
+    return schema | {"rows": len(encoded)}

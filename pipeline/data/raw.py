@@ -1,0 +1,61 @@
+"""Ingest: bring the configured data set into a raw folder unchanged, with its provenance."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.core.config import DatasetConfig
+from pipeline.core.files import PROVENANCE_FILE, RAW_FILE
+from pipeline.core.io import atomic_dir, sha256_file, write_json
+from pipeline.data.sources import diabetes_frame, local_source, synthetic_frame
+from pipeline.data.tabular import read_table, refuse_if_too_large
+
+
+def materialize(dataset: DatasetConfig, download_dir: Path, target: Path) -> str:
+    """Write the data set's raw file to `target`; return a description of its source."""
+    if dataset.name == "diabetes":
+        diabetes_frame().to_csv(target, index=False, sep=dataset.separator)
+        return "sklearn.datasets.load_diabetes(scaled=False)"
+    if dataset.name == "synthetic":
+        assert dataset.synthetic is not None
+        synthetic_frame(dataset.synthetic).to_csv(target, index=False, sep=dataset.separator)
+        spec = dataset.synthetic
+        return f"synthetic sin(2*pi*x) + noise (n={spec.n_samples}, noise={spec.noise}, seed={spec.seed})"
+    source = local_source(dataset, download_dir)
+    refuse_if_too_large(source)  # before copying it
+    shutil.copyfile(source, target)
+    if dataset.path:
+        return str(Path(dataset.path).expanduser().resolve())
+    return str(dataset.url)
+
+
+def provenance(dataset: DatasetConfig, source: str, raw_file: Path) -> dict[str, Any]:
+    """What was ingested; reading it here refuses an unreadable file before the stage ends
+    (messages name the source, not the temporary copy)."""
+    frame = read_table(raw_file, dataset.separator, label=source)
+    return {
+        "dataset": dataset.name,
+        "source": source,
+        "file": RAW_FILE,
+        "rows": int(len(frame)),
+        "columns": [str(c) for c in frame.columns],
+        "sha256": sha256_file(raw_file),
+        "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def ingest(dataset: DatasetConfig, download_dir: Path, raw_dir: Path) -> dict[str, Any]:
+    """Replace `raw_dir` with the data set's raw file and its provenance record; return the record."""
+    with atomic_dir(raw_dir) as tmp:
+        raw_file = tmp / RAW_FILE
+        source = materialize(dataset, download_dir, raw_file)
+        record = provenance(dataset, source, raw_file)
+        if dataset.sha256 and dataset.path and record["sha256"] != dataset.sha256:
+            record["sha256_expected"] = dataset.sha256
+        write_json(tmp / PROVENANCE_FILE, record)
+    if record.get("sha256_expected"):
+        print(f"warning: {dataset.path}: sha256 differs from dataset.sha256 (another edition?)")
+    return record

@@ -1,0 +1,136 @@
+"""The normalize stage's data checks as a pandera schema built from the config.
+
+`dataset_schema` says what the used columns must hold: present, never blank (blank rows are
+dropped before it runs unless `dataset.drop_blank_rows=false`), numbers that are finite
+(categorical columns excepted), and at least one row. `validate` runs it lazily, so every
+failure is found at once, and turns pandera's failure cases into one PipelineError line
+naming the file, the columns and the lines (line = row index + 2: the header is line 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from pipeline.core.config import DatasetConfig
+from pipeline.core.errors import PipelineError
+
+PRESENT = "column_in_dataframe"  # pandera's check name for a required column
+BLANK = "not_nullable"  # pandera's check name for a blank cell where none is allowed
+NUMERIC = "numeric"
+FINITE = "finite"
+HAS_ROWS = "has_rows"
+EXAMPLES = 3
+
+
+def as_numbers(values: pd.Series) -> pd.Series:
+    """The values as float64; text that is not a number becomes NaN."""
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def number_or_blank(values: pd.Series) -> pd.Series:
+    """True where a cell is a number or blank (blanks are the nullability check's business)."""
+    return as_numbers(values).notna() | values.isna()
+
+
+def not_infinite(values: pd.Series) -> pd.Series:
+    """True where a cell is not +-inf (text and blanks are other checks' business)."""
+    return ~as_numbers(values).isin([np.inf, -np.inf])
+
+
+def used_columns(dataset: DatasetConfig, features: Sequence[str]) -> list[str]:
+    """Features, categorical columns and the target, each once, in that order."""
+    return list(dict.fromkeys([*features, *dataset.categorical, dataset.target]))
+
+
+def dataset_schema(dataset: DatasetConfig, features: Sequence[str]) -> pa.DataFrameSchema:
+    """The schema of the used columns for `dataset` with these raw feature columns."""
+    numeric = [pa.Check(number_or_blank, name=NUMERIC), pa.Check(not_infinite, name=FINITE)]
+    columns = {
+        name: pa.Column(checks=[] if name in dataset.categorical else numeric, nullable=False, required=True)
+        for name in used_columns(dataset, features)
+    }
+    has_rows = pa.Check(lambda frame: len(frame) > 0, name=HAS_ROWS)
+    return pa.DataFrameSchema(columns, checks=[has_rows], strict=False, name=f"dataset={dataset.name}")
+
+
+def _line(index: object) -> int:
+    return int(index) + 2  # type: ignore[call-overload]  # a row label of the file's RangeIndex
+
+
+def missing_columns(cases: pd.DataFrame, file_columns: Sequence[str]) -> list[str]:
+    missing = sorted({str(c) for c in cases.loc[cases["check"] == PRESENT, "failure_case"]})
+    return [f"missing column(s) {missing}; the file has {list(file_columns)}"] if missing else []
+
+
+def blank_cells(cases: pd.DataFrame) -> list[str]:
+    blank = cases[cases["check"] == BLANK]
+    if blank.empty:
+        return []
+    rows = sorted({int(i) for i in blank["index"]})
+    columns = sorted({str(c) for c in blank["column"]})
+    return [
+        f"{len(rows)} row(s) have blank cells in {columns} (first at line {_line(rows[0])}); "
+        "set dataset.drop_blank_rows=true to drop them"
+    ]
+
+
+def bad_values(cases: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Per column, in file order: text that is not a number, then infinite values."""
+    problems = []
+    for column in columns:
+        mine = cases[cases["column"] == column]
+        text = mine[mine["check"] == NUMERIC].sort_values("index", key=lambda i: i.astype("int64"))
+        if not text.empty:
+            examples = sorted({str(v) for v in text["failure_case"].head(EXAMPLES)})
+            first = _line(text["index"].iloc[0])
+            problems.append(f"{column!r} has non-numeric values {examples} (line {first})")
+        infinite = mine[mine["check"] == FINITE]
+        if not infinite.empty:
+            first = _line(min(int(i) for i in infinite["index"]))
+            problems.append(f"{column!r} has infinite values (line {first})")
+    return problems
+
+
+def no_rows(cases: pd.DataFrame, blank_rows_dropped: bool) -> list[str]:
+    if not (cases["check"] == HAS_ROWS).any():
+        return []
+    return ["no rows left after dropping rows with blank cells" if blank_rows_dropped else "no data rows"]
+
+
+def describe(
+    cases: pd.DataFrame, columns: Sequence[str], file_columns: Sequence[str], blank_rows_dropped: bool
+) -> str:
+    """pandera's failure cases as one line: missing columns, blanks, bad values, no rows."""
+    known = {PRESENT, BLANK, NUMERIC, FINITE, HAS_ROWS}
+    other = [f"{c.column}: failed {c.check}" for c in cases.itertuples() if c.check not in known]
+    return "; ".join(
+        [
+            *missing_columns(cases, file_columns),
+            *blank_cells(cases),
+            *bad_values(cases, columns),
+            *no_rows(cases, blank_rows_dropped),
+            *sorted(set(other)),
+        ]
+    )
+
+
+def validate(
+    frame: pd.DataFrame,
+    dataset: DatasetConfig,
+    features: Sequence[str],
+    file_columns: Sequence[str],
+    source: str,
+) -> None:
+    """Check `frame` against the dataset's schema; every failure in one PipelineError."""
+    try:
+        dataset_schema(dataset, features).validate(frame, lazy=True)
+    except SchemaErrors as err:
+        message = describe(
+            err.failure_cases, used_columns(dataset, features), file_columns, dataset.drop_blank_rows
+        )
+        raise PipelineError(f"{source}: {message}") from None

@@ -1,0 +1,97 @@
+"""Split: seeded train / validation / test partitions and training-only scaling statistics.
+
+The course lab standardizes all rows before splitting, which leaks validation rows into
+training; here the statistics come from the training rows only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.core.config import DatasetConfig, SplitConfig
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import MANIFEST_FILE, NORMALIZED_FILE, PARTS, SCALER_FILE, SCHEMA_FILE, part_file
+from pipeline.core.io import atomic_dir, md5_file, read_json, write_json
+from pipeline.data.features import encoded_names, fit_standardizer
+from pipeline.data.fingerprint import config_fingerprint, data_fingerprint
+
+
+def _count(size: float | int, rows: int) -> int:
+    return int(round(size * rows)) if isinstance(size, float) else int(size)
+
+
+def split_sizes(rows: int, split: SplitConfig, source: str = "data") -> dict[str, int]:
+    """Row counts per partition; every partition must get at least one row."""
+    validation, test = _count(split.validation, rows), _count(split.test, rows)
+    train = rows - validation - test
+    if validation < 1 or test < 1 or train < 2:
+        raise PipelineError(
+            f"{source}: {rows} rows are too few for split.validation={split.validation} and "
+            f"split.test={split.test} (train {train}, validation {validation}, test {test}); "
+            "training needs at least 2 rows and the other parts at least 1"
+        )
+    return {"train": train, "validation": validation, "test": test}
+
+
+def partition(frame: pd.DataFrame, sizes: dict[str, int], seed: int) -> dict[str, pd.DataFrame]:
+    """Shuffle rows with `seed` and cut them into the partitions, in PARTS order."""
+    order = np.random.default_rng(seed).permutation(len(frame))
+    parts, start = {}, 0
+    for part in PARTS:
+        rows = order[start : start + sizes[part]]
+        parts[part] = frame.iloc[np.sort(rows)].reset_index(drop=True)
+        start += sizes[part]
+    return parts
+
+
+def fit_scaler(train: pd.DataFrame, schema: dict[str, Any]) -> dict[str, Any]:
+    """Standardization statistics for features and target, from the training rows only."""
+    features = schema["encoded_features"]
+    stats = fit_standardizer(train[features].to_numpy())
+    constant = [f for f in features if train[f].nunique(dropna=False) <= 1]
+    if constant:
+        warnings.warn(f"constant feature column(s) {constant} are kept unscaled", stacklevel=2)
+    # One-hot columns stay 0/1: standardized, a rare category becomes a huge input
+    # (California's ISLAND: 64) that blows up SGD whenever its row is in a batch.
+    one_hot = set(encoded_names([], schema.get("categorical", {})))
+    for index, name in enumerate(features):
+        if name in one_hot:
+            stats["mean"][index], stats["std"][index] = 0.0, 1.0
+    target = fit_standardizer(train[[schema["target"]]].to_numpy())
+    return {
+        "features": {"names": features, **stats},
+        "target": {"name": schema["target"], "mean": target["mean"][0], "std": target["std"][0]},
+        "constant_features": constant,
+    }
+
+
+def split_folder(
+    dataset: DatasetConfig, split: SplitConfig, interim_dir: Path, processed_dir: Path
+) -> dict[str, int]:
+    """Partition the normalized data and replace `processed_dir` with the parts, the scaler and
+    a manifest naming the data's fingerprint; return the row count per partition."""
+    source = interim_dir / NORMALIZED_FILE
+    frame = pd.read_parquet(source)
+    schema = read_json(interim_dir / SCHEMA_FILE)
+    sizes = split_sizes(len(frame), split, str(source))
+    parts = partition(frame, sizes, split.seed)
+    with atomic_dir(processed_dir) as tmp:
+        for part, rows in parts.items():
+            rows.to_parquet(tmp / part_file(part), index=False)
+        write_json(tmp / SCALER_FILE, fit_scaler(parts["train"], schema))
+        write_json(tmp / SCHEMA_FILE, schema)
+        write_json(
+            tmp / MANIFEST_FILE,
+            {
+                "fingerprint": data_fingerprint(dataset, split),
+                "config_fingerprint": config_fingerprint(dataset, split),
+                "rows": sizes,
+                "md5": {part: md5_file(tmp / part_file(part)) for part in PARTS},
+            },
+        )
+    return sizes

@@ -1,0 +1,57 @@
+"""k-fold cross-validation of one configuration on the training and validation rows.
+
+Each fold refits the scaling statistics on its own training rows (no leakage from the
+held-out fold) and trains a fresh network with the same `fit` as a single run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.core.config import ModelConfig, OptimizerConfig, TrainingConfig
+from pipeline.data.prepared import Prepared, matrices
+from pipeline.data.split import fit_scaler
+from pipeline.model.training import fit
+
+
+def fold_indices(rows: int, folds: int, seed: int) -> list[np.ndarray]:
+    """Shuffled, near-equal held-out index sets covering every row once."""
+    order = np.random.default_rng(seed).permutation(rows)
+    return [np.sort(part) for part in np.array_split(order, folds)]
+
+
+def cross_validate(
+    network: ModelConfig, optimizer: OptimizerConfig, training: TrainingConfig, seed: int, prepared: Prepared
+) -> dict[str, float]:
+    """Validation MSE (scaled target) per fold, their mean and standard deviation; folds
+    drawn with `seed`, `training.cv_folds` of them.
+
+    A diverged fold counts as infinite MSE, so a configuration that diverges never wins.
+    """
+    rows = pd.concat([prepared.parts["train"], prepared.parts["validation"]], ignore_index=True)
+    scores: list[float] = []
+    epochs: list[int] = []
+    for held_out in fold_indices(len(rows), training.cv_folds, seed):
+        mask = np.zeros(len(rows), dtype=bool)
+        mask[held_out] = True
+        train_rows, val_rows = rows.loc[~mask], rows.loc[mask]
+        scaler = fit_scaler(train_rows, prepared.schema)
+        result = fit(
+            network,
+            optimizer,
+            training,
+            matrices(train_rows, prepared.schema, scaler, training),
+            matrices(val_rows, prepared.schema, scaler, training),
+        )
+        best = result.best_epoch or result.epochs_run
+        val = result.history[best - 1]["val_mse"] if result.divergence is None else np.inf
+        scores.append(float(val))
+        epochs.append(result.epochs_run)
+    metrics = {f"cv_fold{i + 1}_val_mse": s for i, s in enumerate(scores)}
+    metrics |= {
+        "cv_val_mse_mean": float(np.mean(scores)),
+        "cv_val_mse_std": float(np.std(scores)),
+        "cv_epochs_mean": float(np.mean(epochs)),
+    }
+    return metrics

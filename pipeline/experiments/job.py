@@ -1,0 +1,84 @@
+"""One Hydra job: prepared data, optional cross-validation, train, evaluate, one MLflow run."""
+
+from __future__ import annotations
+
+import math
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.core.config import Config
+from pipeline.core.files import FIGURES_DIR, HISTORY_FILE, METRICS_FILE, MODEL_DIR, PREDICTIONS_FILE
+from pipeline.data.cache import ensure_prepared
+from pipeline.data.prepared import load_prepared
+from pipeline.experiments.crossval import cross_validate
+from pipeline.model.training import describe
+from pipeline.stages.evaluate import evaluate_and_record
+from pipeline.stages.train import train_and_record
+from pipeline.tracking.recorder import tracked_run
+from pipeline.tracking.records import recorded_params
+
+
+def placement_tags() -> dict[str, str]:
+    """Where the job ran: the host, and the Ray node when the Ray launcher placed it."""
+    tags = {"host": socket.gethostname()}
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        tags["ray_node_id"] = ray.get_runtime_context().get_node_id()
+    return tags
+
+
+def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dict[str, Any]:
+    """Prepare data if needed, cross-validate if asked, train, evaluate: one MLflow run whose
+    record is complete when this returns. Writes the model, history, metrics, predictions
+    and pictures under `out_dir`; returns the metrics report with the run's id."""
+    with tracked_run(
+        cfg.tracking,
+        cfg.paths,
+        run_name=cfg.tracking.run_name,
+        tags=placement_tags(),
+        parent_run_id=parent_run_id,
+    ) as recorder:
+        if recorder is not None:
+            recorder.log_params(recorded_params(cfg))
+        prepared = load_prepared(ensure_prepared(cfg.dataset, cfg.split, cfg.paths))
+        cv = (
+            cross_validate(cfg.model, cfg.optimizer, cfg.training, cfg.split.seed, prepared)
+            if cfg.training.cv_folds >= 2
+            else {}
+        )
+        if recorder is not None and cv:
+            recorder.log_metrics(cv)
+        figures = out_dir / FIGURES_DIR
+        result = train_and_record(
+            cfg, prepared, out_dir / MODEL_DIR, out_dir / HISTORY_FILE, recorder, figures
+        )
+        report = evaluate_and_record(
+            cfg.training,
+            prepared,
+            result.model,
+            result.status,
+            out_dir / METRICS_FILE,
+            out_dir / PREDICTIONS_FILE,
+            recorder,
+            figures,
+        )
+        run_id = recorder.run_id if recorder is not None else None
+    print(describe(result))
+    return {
+        **report,
+        "cv": cv,
+        "run_id": run_id,
+        "epochs_run": result.epochs_run,
+        "training_time_s": result.seconds,
+    }
+
+
+def objective(report: dict[str, Any]) -> float:
+    """What a sweeper minimizes: the cross-validated or validation MSE on the scaled target."""
+    if report.get("status") == "diverged":
+        return math.inf
+    if report.get("cv"):
+        return float(report["cv"]["cv_val_mse_mean"])
+    return float(report["validation"]["scaled"]["mse"])

@@ -1,0 +1,124 @@
+"""Hydra entry point: train and evaluate one configuration, or sweep many with `-m`.
+
+    python -m pipeline.run optimizer=adam model.initializer=he_normal
+    python -m pipeline.run -m optimizer=sgd,adam,rmsprop
+    python -m pipeline.run -m +experiment=initializers
+
+Each job is one MLflow run (pipeline.experiments.job), written into its own Hydra output
+folder. In a sweep, a failing job records its failure and lets the others run; the sweep
+callback (pipeline.experiments.sweep) then compares the runs and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import ERROR_FILE, JOB_FILE
+from pipeline.core.io import write_json
+
+CONFIG_DIR = "conf"
+PARENT_ENV = "PIPELINE_SWEEP_PARENT_RUN_ID"
+
+
+def _job(dict_cfg: Any) -> float:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from pipeline.core.config import validate_config
+    from pipeline.experiments.job import objective, run_job  # TensorFlow: only where jobs run
+
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    overrides = list(hydra_cfg.overrides.task)
+    try:
+        cfg = validate_config(OmegaConf.to_container(dict_cfg, resolve=True), "conf/ (Hydra)")
+        report = run_job(cfg, out_dir, os.environ.get(PARENT_ENV))
+    except Exception as err:
+        message = str(err) if isinstance(err, PipelineError) else f"{type(err).__name__}: {err}"
+        record = {"status": "failed", "error": message, "overrides": overrides}
+        write_json(out_dir / JOB_FILE, record | {"run_id": getattr(err, "mlflow_run_id", None)})
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            # the other jobs go on; the sweep callback reports this one and exits non-zero
+            print(f"error: job {hydra_cfg.job.num} ({' '.join(overrides)}): {message}", file=sys.stderr)
+            return math.inf
+        if isinstance(err, PipelineError):
+            print(f"error: {message}", file=sys.stderr)
+            raise SystemExit(2) from None
+        # Not the user's doing: one line here, the traceback in a file (and in the run, if any).
+        trace = out_dir / ERROR_FILE
+        trace.write_text("".join(traceback.format_exception(err)), encoding="utf-8")
+        print(f"error: {message} (traceback in {trace})", file=sys.stderr)
+        raise SystemExit(1) from None
+    value = objective(report)
+    write_json(
+        out_dir / JOB_FILE,
+        {"status": report["status"], "run_id": report["run_id"], "objective": value, "overrides": overrides},
+    )
+    return value
+
+
+def group_options(values: list[str], group: str, config_dir: Path) -> str | None:
+    """The first of `values` naming no `conf/<group>/<value>.yaml`, as a message listing the valid ones."""
+    valid = sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+    bad = [v for v in values if v not in valid]
+    if not bad:
+        return None
+    return f"conf/{group}/{bad[0]}.yaml does not exist; {group} must be one of {', '.join(valid)}"
+
+
+def unknown_group_option(arguments: list[str], config_dir: Path) -> str | None:
+    """A command-line choice of a config group option that conf/ lacks (`optimizer=adamax`,
+    `optimizer=sgd,adamax`, `+experiment=typo`), found before Hydra composes anything.
+    Hydra's own groups (hydra/launcher=...) come from plugins and are left to Hydra."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for argument in arguments:
+        try:
+            override = parser.parse_override(argument)
+            group = override.key_or_group
+            skipped = override.is_delete() or override.value() is None  # `group=null` deselects
+            if skipped or group.startswith("hydra") or not (config_dir / group).is_dir():
+                continue
+            if override.is_sweep_override():
+                values = list(override.sweep_string_iterator())
+            else:
+                values = [override.get_value_element_as_str()]
+        except Exception:  # noqa: BLE001 - not an override, or a sweep Hydra expands itself
+            continue
+        message = group_options(values, group, config_dir)
+        if message:
+            return message
+    return None
+
+
+def main() -> None:
+    import hydra
+
+    config_dir = (Path.cwd() / CONFIG_DIR).resolve()
+    if not config_dir.is_dir():
+        print(f"error: {config_dir} not found; run from the project root", file=sys.stderr)
+        raise SystemExit(2)
+    unknown = unknown_group_option([a for a in sys.argv[1:] if not a.startswith("-")], config_dir)
+    if unknown:
+        print(f"error: {unknown}", file=sys.stderr)
+        raise SystemExit(2)
+    # conf/hydra/launcher/ray.yaml extends the Ray plugin's schema of the same name on purpose
+    warnings.filterwarnings("ignore", message="(?s).*is validated against ConfigStore schema")
+    try:
+        hydra.main(version_base="1.3", config_path=str(config_dir), config_name="config")(_job)()
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.recorder.Terminated)
+        print(f"interrupted: {err or 'Ctrl-C'}; the MLflow run, if any, is marked KILLED", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""The fused epoch: one compiled TensorFlow call runs an epoch's optimizer steps and its
+validation pass. Compiled functions are kept per network structure (`compiled`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from pipeline.model.diagnostics import FLOAT32_MAX, dense_layers, probe
+
+
+def epoch_function(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int, diagnostics: bool
+) -> Any:
+    variables = model.trainable_variables
+    kernel_ids = {id(layer.kernel) for layer in dense_layers(model)}
+    kernel_index = [i for i, v in enumerate(variables) if id(v) in kernel_ids]
+    width = len(kernel_index)
+
+    def penalty() -> tf.Tensor:
+        losses = model.losses
+        return tf.add_n(losses) if losses else tf.constant(0.0)
+
+    measure = probe(model) if diagnostics else None
+
+    @tf.function(reduce_retracing=True)
+    def run_epoch(
+        x: tf.Tensor, y: tf.Tensor, xv: tf.Tensor, yv: tf.Tensor, xs: tf.Tensor, seed: tf.Tensor
+    ) -> Any:
+        n = tf.shape(x)[0]
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=seed)
+        steps = (n + batch_size - 1) // batch_size
+        loss_sum = tf.constant(0.0)
+        mse_sum = tf.constant(0.0)
+        seen = tf.constant(0.0)
+        done = tf.constant(0.0)
+        bad_batch = tf.constant(0)
+        bad_loss = tf.constant(0.0)
+        norm_sum = tf.zeros([width])
+        norm_max = tf.zeros([width])
+        for step in tf.range(steps):
+            rows = order[step * batch_size : tf.minimum((step + 1) * batch_size, n)]
+            xb, yb = tf.gather(x, rows), tf.gather(y, rows)
+            with tf.GradientTape() as tape:
+                pred = tf.reshape(model(xb, training=True), [-1])
+                mse = tf.reduce_mean(tf.square(pred - yb))
+                loss = mse + penalty()
+            if not tf.math.is_finite(loss):
+                bad_batch = step + 1
+                bad_loss = loss
+                break  # no update from a non-finite loss: the weights stay as they were
+            grads = tape.gradient(loss, variables)
+            if diagnostics:  # squared norms: fewer ops per step; square roots once per epoch
+                squares = tf.stack([tf.reduce_sum(tf.square(grads[i])) for i in kernel_index])
+                # an exploding gradient's square overflows float32: keep it as the largest float
+                squares = tf.where(tf.math.is_nan(squares), squares, tf.minimum(squares, FLOAT32_MAX))
+                norm_sum += squares
+                norm_max = tf.maximum(norm_max, squares)
+            optimizer.apply(grads, variables)
+            count = tf.cast(tf.shape(rows)[0], tf.float32)
+            loss_sum += loss * count
+            mse_sum += mse * count
+            seen += count
+            done += 1.0
+        val_pred = tf.reshape(model(xv, training=False), [-1])
+        val_mse = tf.reduce_mean(tf.square(val_pred - yv))
+        seen = tf.maximum(seen, 1.0)
+        probed = measure(xs) if measure is not None else {}
+        return probed | {
+            "train_loss": loss_sum / seen,
+            "train_mse": mse_sum / seen,
+            "val_loss": val_mse + penalty(),
+            "val_mse": val_mse,
+            "bad_batch": bad_batch,
+            "bad_loss": bad_loss,
+            "steps_done": done,
+            "grad_norm": tf.sqrt(tf.minimum(norm_sum / tf.maximum(done, 1.0), FLOAT32_MAX)),  # RMS
+            "grad_norm_max": tf.sqrt(norm_max),
+        }
+
+    return run_epoch
+
+
+CACHE_SIZE = 8  # compiled epoch functions kept per process (a sweep's distinct structures)
+_compiled: OrderedDict[str, tuple[keras.Model, keras.optimizers.Optimizer, Any, threading.Lock]] = (
+    OrderedDict()
+)
+_compiled_lock = threading.Lock()
+
+
+def structure_key(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int, diagnostics: bool
+) -> str:
+    """What the compiled epoch function depends on: the network without its initializers
+    (they only choose the starting weights, which are copied in), the optimizer without a
+    constant learning rate (a variable, assigned), the batch size and the diagnostics."""
+    layers = []
+    for layer in model.get_config()["layers"]:
+        config = {k: v for k, v in layer["config"].items() if not k.endswith("initializer")}
+        if layer.get("class_name") == "InputLayer":
+            config.pop("name", None)  # an input's name is no part of the graph
+        layers.append({**layer, "config": config})
+    settings = optimizer.get_config()
+    settings.pop("name", None)  # numbered per process (adam, adam_1, ...): no part of the graph
+    if isinstance(settings.get("learning_rate"), float):
+        settings.pop("learning_rate")
+    return json.dumps(
+        [type(optimizer).__name__, layers, settings, batch_size, diagnostics], sort_keys=True, default=str
+    )
+
+
+@contextmanager
+def compiled(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int, diagnostics: bool
+) -> Iterator[tuple[keras.Model, keras.optimizers.Optimizer, Any]]:
+    """A network, optimizer and compiled epoch function to train `model` with `optimizer`.
+
+    Tracing the epoch function takes ~0.2 s, as long as 100 epochs of the lab network, and
+    a sweep repeats the same structure with other initializers or learning rates. So the
+    function is kept with a private copy of the network and optimizer it was traced on;
+    a later fit of the same structure copies its starting weights and fresh optimizer
+    state (learning rate included) into that copy and reuses the function: the same graph
+    from the same starting point, so the same numbers (tests/unit/test_engine_cache.py).
+    The caller copies the trained weights back. A copy in use by another thread is not
+    shared: that fit compiles its own.
+    """
+    key = structure_key(model, optimizer, batch_size, diagnostics)
+    with _compiled_lock:
+        entry = _compiled.get(key)
+        if entry is not None:
+            _compiled.move_to_end(key)
+    if entry is None:
+        net = keras.models.clone_model(model)
+        net.set_weights(model.get_weights())
+        opt = type(optimizer).from_config(optimizer.get_config())
+        opt.build(net.trainable_variables)
+        run_epoch = epoch_function(net, opt, batch_size, diagnostics)
+        entry = (net, opt, run_epoch, threading.Lock())
+        with _compiled_lock:
+            _compiled[key] = entry
+            while len(_compiled) > CACHE_SIZE:
+                _compiled.popitem(last=False)
+    net, opt, run_epoch, lock = entry
+    if not lock.acquire(blocking=False):  # another thread trains on this copy right now
+        run_epoch = epoch_function(model, optimizer, batch_size, diagnostics)
+        yield model, optimizer, run_epoch
+        return
+    try:
+        net.set_weights(model.get_weights())
+        for mine, fresh in zip(opt.variables, optimizer.variables, strict=True):
+            mine.assign(fresh)
+        yield net, opt, run_epoch
+    finally:
+        lock.release()

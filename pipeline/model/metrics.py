@@ -1,0 +1,88 @@
+"""Regression metrics per partition, on the scaled target and in the target's own units."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+
+from pipeline.core.config import TrainingConfig
+from pipeline.core.files import PARTS
+from pipeline.data.features import standardize, unstandardize
+from pipeline.data.prepared import Prepared, design_matrix, target_values
+from pipeline.model.engine import predict
+
+UNITS = ("scaled", "original")
+SHOWN_PARTS = ("validation", "test")  # the partitions of the `dvc plots` data and the pictures
+Metrics = dict[str, dict[str, dict[str, float]]]  # {part: {units: {metric: value}}}
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """MSE, RMSE, MAE and R^2 (R^2 is 0 for a constant target predicted exactly, else -inf-safe)."""
+    y_true = np.asarray(y_true, dtype="float64").reshape(-1)
+    y_pred = np.asarray(y_pred, dtype="float64").reshape(-1)
+    errors = y_pred - y_true
+    mse = float(np.mean(errors**2))
+    total = float(np.sum((y_true - y_true.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(errors**2)) / total if total > 0 else 0.0
+    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(np.mean(np.abs(errors))), "r2": r2}
+
+
+def part_predictions(
+    model: keras.Model, prepared: Prepared, training: TrainingConfig, part: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A partition's actual and predicted target, in the target's own units (float64)."""
+    x, _ = design_matrix(prepared, part, training)
+    raw_pred = predict(model, x)
+    del x
+    predicted = unstandardize(raw_pred, prepared.target_stats) if training.scale_target else raw_pred
+    actual = np.asarray(target_values(prepared, part), dtype="float64")  # not the whole partition
+    return actual, np.asarray(predicted, dtype="float64")
+
+
+def part_metrics(
+    actual: np.ndarray, predicted: np.ndarray, stats: dict[str, list[float]]
+) -> dict[str, dict[str, float]]:
+    """{units: {metric: value}}: on the scaled target (standardized with `stats`) and in original units."""
+    return {
+        "scaled": regression_metrics(standardize(actual, stats), standardize(predicted, stats)),
+        "original": regression_metrics(actual, predicted),
+    }
+
+
+def evaluate_parts(
+    model: keras.Model, prepared: Prepared, training: TrainingConfig
+) -> tuple[Metrics, dict[str, pd.DataFrame]]:
+    """Every partition's metrics, and the validation and test predictions (actual, predicted).
+    Besides those two, one partition's predictions are in memory at a time."""
+    metrics: Metrics = {}
+    shown: dict[str, pd.DataFrame] = {}
+    for part in PARTS:
+        actual, predicted = part_predictions(model, prepared, training, part)
+        metrics[part] = part_metrics(actual, predicted, prepared.target_stats)
+        if part in SHOWN_PARTS:
+            shown[part] = pd.DataFrame({"actual": actual, "predicted": predicted})
+    return metrics, shown
+
+
+def flat_metrics(metrics: Metrics) -> dict[str, float]:
+    """MLflow names: `test_mse_scaled`, `test_mae_original`, ..."""
+    return {
+        f"{part}_{name}_{units}": value
+        for part, by_units in metrics.items()
+        for units, values in by_units.items()
+        for name, value in values.items()
+    }
+
+
+def report_metrics(report: dict[str, Any]) -> Metrics:
+    """The per-partition part of a metrics report (`status` and the rest left out)."""
+    return {part: report[part] for part in PARTS if part in report}
+
+
+def plot_frame(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Predicted against actual (original units) on validation and test, for `dvc plots`."""
+    frames = [predictions[p][["actual", "predicted"]].assign(split=p) for p in SHOWN_PARTS]
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,1 @@
+"""What people look at: a run's pictures and a sweep's comparison."""

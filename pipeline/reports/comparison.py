@@ -1,0 +1,186 @@
+"""The comparison of a set of runs: a table sorted by a metric, its spread over seeds,
+learning curves and a metric against the parameter that varies; printed and written."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.core.config import PathsConfig, TrackingConfig
+from pipeline.reports.comparison_plots import plot_learning_curves, plot_metric_vs_param
+from pipeline.tracking.queries import RunSummary, metric_history
+from pipeline.tracking.recorder import RUN_STATUS_TAG
+
+DEFAULT_METRIC = "validation_mse_scaled"
+METRIC_COLUMNS = (
+    "train_mse_scaled",
+    "validation_mse_scaled",
+    "test_mse_scaled",
+    "test_rmse_original",
+    "test_r2_original",
+    "cv_val_mse_mean",
+    "cv_val_mse_std",
+    "max_grad_norm",
+    "dead_fraction_end",
+    "saturated_fraction_end",
+)
+FIRST_LAYER_GRAD = ("diag/hidden_1/grad_norm", "diag/output/grad_norm")  # a linear net has only `output`
+IGNORED_PARAMS = ("tracking.", "paths.")
+SEED_PARAM = "training.seed"
+
+
+def run_status(run: RunSummary) -> str:
+    """finished, early_stopped, diverged, failed, killed or running."""
+    return run.tags.get(RUN_STATUS_TAG) or run.status.lower()
+
+
+def varying_params(runs: Sequence[RunSummary]) -> list[str]:
+    """Params with two or more distinct values among the runs that have them (tracking and
+    paths settings left out); a run that failed before logging a param does not count."""
+    keys = sorted({k for r in runs for k in r.params if not k.startswith(IGNORED_PARAMS)})
+    return [k for k in keys if len({r.params[k] for r in runs if k in r.params}) > 1]
+
+
+def comparison_frame(runs: Sequence[RunSummary], metric: str = DEFAULT_METRIC) -> pd.DataFrame:
+    """One row per run: what varies, the metrics, epochs run, status; sorted by `metric`."""
+    varying = varying_params(runs)
+    columns = [c for c in METRIC_COLUMNS if any(c in r.metrics for r in runs)]
+    if metric not in columns and any(metric in r.metrics for r in runs):
+        columns.append(metric)
+    rows = []
+    for run in runs:
+        row: dict[str, object] = {"run": run.name}
+        row |= {p: run.params.get(p) for p in varying}
+        row |= {c: run.metrics.get(c, math.nan) for c in columns}
+        row["epochs"] = run.tags.get("epochs_run", "")
+        row["status"] = run_status(run)
+        row["note"] = _note(run)
+        row["run_id"] = run.run_id
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    if metric in frame.columns:
+        frame = frame.sort_values(metric, na_position="last", kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def _note(run: RunSummary) -> str:
+    tags = run.tags
+    if tags.get("diverged_epoch"):
+        note = f"non-finite loss in epoch {tags['diverged_epoch']}, batch {tags.get('diverged_batch', '?')}"
+        if tags.get("diverged_max_grad_layer"):
+            note += (
+                f"; largest gradient norm before it {tags.get('diverged_max_grad_norm')} "
+                f"in {tags['diverged_max_grad_layer']}"
+            )
+        return note
+    if tags.get("stopped_epoch"):
+        return f"stopped at epoch {tags['stopped_epoch']}, restored {tags.get('best_epoch', '-')}"
+    if tags.get("error"):
+        return tags["error"][:120]
+    return ""
+
+
+def seed_summary(frame: pd.DataFrame, metric: str = DEFAULT_METRIC) -> pd.DataFrame:
+    """Mean and spread of `metric` per configuration, when runs repeat it over seeds."""
+    if SEED_PARAM not in frame.columns or metric not in frame.columns:
+        return pd.DataFrame()
+    keys = [c for c in frame.columns if "." in c and c != SEED_PARAM]
+    grouped = frame.groupby(keys, dropna=False, sort=False) if keys else frame.groupby(lambda _: "all")
+    summary = grouped[metric].agg(["mean", "std", "min", "max", "count"]).reset_index()
+    summary = summary.rename(columns={c: f"{metric}_{c}" for c in ("mean", "std", "min", "max")})
+    return summary.sort_values(f"{metric}_mean", na_position="last").reset_index(drop=True)
+
+
+def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub-style Markdown table."""
+    if frame.empty:
+        return "(no runs)\n"
+
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return "" if math.isnan(value) else f"{value:.{digits}g}"
+        return str(value if value is not None else "").replace("|", "\\|")
+
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def write_report(
+    frame: pd.DataFrame,
+    curves: dict[str, list[tuple[int, float]]],
+    out_dir: Path,
+    metric: str = DEFAULT_METRIC,
+    title: str = "Comparison",
+    gradients: dict[str, list[tuple[int, float]]] | None = None,
+) -> list[Path]:
+    """comparison.md, comparison.csv, learning_curves.png, metric_vs_param.png and, with
+    diagnostics, first_layer_gradients.png in `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "comparison.csv", out_dir / "comparison.md"]
+    frame.to_csv(written[0], index=False)
+    text = f"# {title}\n\nSorted by `{metric}` (lower is better).\n\n{markdown(frame)}"
+    seeds = seed_summary(frame, metric)
+    if not seeds.empty:
+        text += f"\n## Mean and spread over seeds\n\n{markdown(seeds)}"
+    written[1].write_text(text, encoding="utf-8")
+    plot_learning_curves(curves, out_dir / "learning_curves.png", "val_loss")
+    written.append(out_dir / "learning_curves.png")
+    if gradients and any(gradients.values()):
+        plot_learning_curves(
+            gradients,
+            out_dir / "first_layer_gradients.png",
+            "first layer's kernel gradient norm",
+            ylabel="gradient norm (RMS over the epoch's steps)",
+        )
+        written.append(out_dir / "first_layer_gradients.png")
+    varying = [c for c in frame.columns if "." in c and c != SEED_PARAM]
+    if varying and metric in frame.columns:
+        plot_metric_vs_param(frame, varying[0], metric, out_dir / "metric_vs_param.png")
+        written.append(out_dir / "metric_vs_param.png")
+    return written
+
+
+Curves = dict[str, list[tuple[int, float]]]
+
+
+def collect(
+    runs: Sequence[RunSummary], history: Callable[[str, str], list[tuple[int, float]]], metric: str
+) -> tuple[pd.DataFrame, Curves, Curves]:
+    """The table, each run's validation loss per epoch and its first layer's gradient norm."""
+    frame = comparison_frame(runs, metric)
+    curves = {run.name: history(run.run_id, "val_loss") for run in runs}
+    gradients: Curves = {}
+    for run in runs:
+        key = next((k for k in FIRST_LAYER_GRAD if k in run.metrics), None)
+        if key is not None:
+            gradients[run.name] = history(run.run_id, key)
+    return frame, curves, gradients
+
+
+def compare_runs(
+    tracking: TrackingConfig,
+    paths: PathsConfig,
+    runs: Sequence[RunSummary],
+    out_dir: Path,
+    metric: str,
+    title: str,
+) -> pd.DataFrame:
+    """Build, print and write the comparison of `runs`; return the table."""
+    frame, curves, gradients = collect(
+        runs, lambda rid, key: metric_history(tracking, paths, rid, key), metric
+    )
+    write_report(frame, curves, out_dir, metric, title, gradients)
+    shown = frame.drop(columns=["run_id"], errors="ignore")
+    print(f"{title}: {len(frame)} run(s), sorted by {metric}\n{markdown(shown)}", end="")
+    seeds = seed_summary(frame, metric)
+    if not seeds.empty:
+        print(f"\nmean and spread over seeds:\n{markdown(seeds)}", end="")
+    print(f"written to {out_dir}/")
+    return frame

@@ -1,0 +1,235 @@
+"""The pictures users look at, as PNG files (matplotlib, non-interactive backend).
+
+Pure functions of the data they draw; each writes one file and returns its path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MAX_UNIT_LINES = 64  # more hidden units than this are subsampled in the unit plot
+DPI = 110
+
+
+def _figure(
+    rows: int, cols: int, figsize: tuple[float, float], sharex: bool = False
+) -> tuple[Any, np.ndarray]:
+    """A new figure of `rows` x `cols` axes (a 2-D array of them). Made without pyplot, which
+    would keep every figure open until closed."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=DPI)
+    return fig, fig.subplots(rows, cols, squeeze=False, sharex=sharex)
+
+
+MARGINS_IN = {"left": 0.95, "right": 0.2, "top": 0.45, "bottom": 0.6}  # room for labels and titles
+PNG_OPTIONS = {"compress_level": 1}  # zlib's fastest level: the same pixels, a slightly larger file
+TITLE_Y = 1.0  # titles just above their axes (where matplotlib puts them, without measuring)
+
+
+def _plain_log_ticks(fig: Any) -> None:
+    """Log-scale axes get plain numbers (0.1, 0.2, 1, 10) instead of 10^x; where the axis
+    spans less than about two decades, the ticks in between are labelled too."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return f"{x:g}"
+
+    for ax in fig.axes:
+        if ax.get_yscale() == "log":
+            ax.yaxis.set_major_formatter(PlainLogFormatter())
+            ax.yaxis.set_minor_formatter(PlainLogFormatter(minor_thresholds=(2, 0.5)))
+
+
+def _save(fig: Any, path: Path) -> Path:
+    """Write `fig` to `path` (folders made) with fixed margins, and return `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=MARGINS_IN["left"] / width,
+        right=1 - MARGINS_IN["right"] / width,
+        top=1 - MARGINS_IN["top"] / height,
+        bottom=MARGINS_IN["bottom"] / height,
+        wspace=0.3,
+        hspace=0.3,
+    )
+    _plain_log_ticks(fig)
+    fig.savefig(path, pil_kwargs=PNG_OPTIONS)
+    return path
+
+
+def learning_curves(
+    history: pd.DataFrame, path: Path, stopped_epoch: int | None = None, best_epoch: int | None = None
+) -> Path:
+    """Training and validation loss per epoch, with the early-stopping epochs marked."""
+    fig, axes = _figure(1, 1, (8, 5))
+    ax = axes[0, 0]
+    for column, label in (("train_loss", "training loss"), ("val_loss", "validation loss")):
+        if column in history:
+            ax.plot(history["epoch"], history[column], label=label, linewidth=1.6)
+    if best_epoch is not None:
+        ax.axvline(
+            best_epoch,
+            color="green",
+            linestyle="--",
+            linewidth=1,
+            label=f"best epoch {best_epoch} (restored)",
+        )
+    if stopped_epoch is not None:
+        ax.axvline(
+            stopped_epoch,
+            color="crimson",
+            linestyle=":",
+            linewidth=1.2,
+            label=f"stopped at epoch {stopped_epoch}",
+        )
+    values = history[[c for c in ("train_loss", "val_loss") if c in history]].to_numpy()
+    if values.size and np.nanmin(values) > 0:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (MSE on the scaled target, plus penalties)")
+    ax.set_title("Learning curves", y=TITLE_Y)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def predicted_vs_actual(predictions: dict[str, pd.DataFrame], target: str, path: Path) -> Path:
+    """Predicted against actual, in the target's units, on the validation and test sets."""
+    parts = [p for p in ("validation", "test") if p in predictions]
+    fig, axes = _figure(1, len(parts), (5.2 * len(parts), 5))
+    for ax, part in zip(axes[0], parts, strict=True):
+        frame = predictions[part]
+        ax.scatter(frame["actual"], frame["predicted"], s=12, alpha=0.6)
+        low = float(min(frame["actual"].min(), frame["predicted"].min()))
+        high = float(max(frame["actual"].max(), frame["predicted"].max()))
+        ax.plot(
+            [low, high], [low, high], color="gray", linestyle="--", linewidth=1, label="perfect prediction"
+        )
+        ax.set_xlabel(f"actual {target}")
+        ax.set_ylabel(f"predicted {target}")
+        ax.set_title(f"{part} set ({len(frame)} rows)", y=TITLE_Y)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="upper left")
+    return _save(fig, path)
+
+
+def residuals(predictions: dict[str, pd.DataFrame], target: str, path: Path) -> Path:
+    """Residuals (predicted minus actual) against the prediction, validation and test sets."""
+    parts = [p for p in ("validation", "test") if p in predictions]
+    fig, axes = _figure(1, len(parts), (5.2 * len(parts), 4.5))
+    for ax, part in zip(axes[0], parts, strict=True):
+        frame = predictions[part]
+        ax.scatter(frame["predicted"], frame["predicted"] - frame["actual"], s=12, alpha=0.6)
+        ax.axhline(0.0, color="gray", linestyle="--", linewidth=1)
+        ax.set_xlabel(f"predicted {target}")
+        ax.set_ylabel(f"residual ({target} units)")
+        ax.set_title(f"Residuals, {part} set", y=TITLE_Y)
+        ax.grid(True, alpha=0.3)
+    return _save(fig, path)
+
+
+def layer_columns(history: pd.DataFrame, quantity: str) -> dict[str, str]:
+    """{layer: column} for the `diag/<layer>/<quantity>` columns of a history."""
+    suffix = f"/{quantity}"
+    return {c.split("/")[1]: c for c in history.columns if c.startswith("diag/") and c.endswith(suffix)}
+
+
+def layer_diagnostics(history: pd.DataFrame, path: Path) -> Path | None:
+    """Per-layer gradient norm, and dead or saturated unit fraction, over the epochs."""
+    grads = layer_columns(history, "grad_norm")
+    if not grads:
+        return None
+    fig, axes = _figure(2, 1, (8, 7.5), sharex=True)
+    top, bottom = axes[:, 0]
+    for layer, column in grads.items():
+        top.plot(history["epoch"], history[column], label=layer, linewidth=1.4)
+    if (history[list(grads.values())].to_numpy() > 0).all():
+        top.set_yscale("log")
+    top.set_ylabel("kernel gradient norm (RMS over the epoch's steps)")
+    top.set_title("Gradients per layer (output layer last)", y=TITLE_Y)
+    top.grid(True, alpha=0.3)
+    top.legend(fontsize=8)
+    drawn = False
+    for quantity, style in (("dead_fraction", "-"), ("saturated_fraction", "--")):
+        for layer, column in layer_columns(history, quantity).items():
+            label = f"{layer} {'dead (ReLU)' if quantity == 'dead_fraction' else 'saturated'}"
+            bottom.plot(history["epoch"], history[column], style, label=label, linewidth=1.4)
+            drawn = True
+    bottom.set_ylim(-0.03, 1.03)
+    bottom.set_xlabel("epoch")
+    bottom.set_ylabel("fraction of the layer's units")
+    bottom.set_title("Dead ReLU units (output 0 on every sampled row) and saturated units", y=TITLE_Y)
+    bottom.grid(True, alpha=0.3)
+    if drawn:
+        bottom.legend(fontsize=8)
+    else:
+        bottom.text(
+            0.5, 0.5, "no ReLU, tanh or sigmoid hidden layer", ha="center", transform=bottom.transAxes
+        )
+    return _save(fig, path)
+
+
+def function_fit(
+    grid: np.ndarray,
+    fitted: np.ndarray,
+    points: dict[str, tuple[np.ndarray, np.ndarray]],
+    feature: str,
+    target: str,
+    path: Path,
+) -> Path:
+    """For one-input data: the fitted function over the input range, with the data points."""
+    fig, axes = _figure(1, 1, (8, 5))
+    ax = axes[0, 0]
+    styles = {
+        "validation": {"s": 6, "alpha": 0.25, "color": "gray"},
+        "train": {"s": 22, "alpha": 0.9, "color": "tab:blue"},
+    }
+    for part in ("validation", "train"):
+        if part in points:
+            x, y = points[part]
+            ax.scatter(x, y, label=f"{part} points ({len(x)})", **styles[part])
+    ax.plot(grid, fitted, color="crimson", linewidth=2, label="fitted function")
+    ax.set_xlabel(feature)
+    ax.set_ylabel(target)
+    ax.set_title("What the network learned", y=TITLE_Y)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def unit_activations(
+    grid: np.ndarray, activations: Sequence[np.ndarray], names: Sequence[str], feature: str, path: Path
+) -> Path:
+    """Each hidden unit's activation over the input range, one line per unit, a panel per layer.
+
+    Units that output 0 over the whole range (dead ReLUs) are drawn in red.
+    """
+    fig, axes = _figure(len(activations), 1, (8, 3.2 * len(activations)))
+    for ax, values, name in zip(axes[:, 0], activations, names, strict=True):
+        units = values.shape[1]
+        shown = np.linspace(0, units - 1, min(units, MAX_UNIT_LINES)).astype(int)
+        dead = np.all(values <= 0.0, axis=0)
+        for unit in np.unique(shown):
+            ax.plot(grid, values[:, unit], color="crimson" if dead[unit] else None, linewidth=1, alpha=0.8)
+        note = f", {len(np.unique(shown))} of {units} shown" if units > MAX_UNIT_LINES else ""
+        ax.set_title(f"{name}: {units} units, {int(dead.sum())} dead over this range (red){note}", y=TITLE_Y)
+        ax.set_ylabel("activation")
+        ax.grid(True, alpha=0.3)
+    axes[-1, 0].set_xlabel(feature)
+    return _save(fig, path)
+
+
+def safely(draw: Callable[[], Path | None], failures: list[str]) -> Path | None:
+    """Draw one picture; a drawing problem is noted, never fatal to the run it illustrates."""
+    try:
+        return draw()
+    except Exception as err:  # noqa: BLE001
+        failures.append(f"{type(err).__name__}: {err}")
+        return None

@@ -1,0 +1,1 @@
+"""The five DVC stages, thin entry points: `python -m pipeline.stages.<name>` reads params.yaml."""

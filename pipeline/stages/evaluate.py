@@ -1,0 +1,90 @@
+"""Stage 5, evaluate: MSE, RMSE, MAE and R^2 on every partition, scaled and in original units.
+
+`evaluate_and_record` is the step a Hydra job runs too (pipeline.experiments.job).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+import pandas as pd
+
+from pipeline.core.config import TrainingConfig, load_config
+from pipeline.core.errors import PipelineError, run_cli
+from pipeline.core.files import MODEL_FILE, RUN_FILE
+from pipeline.core.io import read_json, write_json, write_with
+from pipeline.data.prepared import Prepared, load_prepared
+from pipeline.model.metrics import evaluate_parts, flat_metrics, plot_frame, report_metrics
+from pipeline.reports.figures import evaluation_figures
+from pipeline.tracking.recorder import RunRecorder, tracked_run
+
+
+def evaluate_and_record(
+    training: TrainingConfig,
+    prepared: Prepared,
+    model: keras.Model,
+    status: str,
+    metrics_file: Path,
+    predictions_file: Path,
+    recorder: RunRecorder | None,
+    figures_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Write the metrics file, the prediction plot data and (into `figures_dir`) the
+    pictures; add them to the run, if any. A diverged run gets `{"status": "diverged"}`."""
+    if status == "diverged":
+        report: dict[str, Any] = {"status": "diverged"}
+        write_json(metrics_file, report)
+        empty = pd.DataFrame(columns=["actual", "predicted", "split"])
+        write_with(predictions_file, lambda p: empty.to_csv(p, index=False))
+        return report
+    metrics, predictions = evaluate_parts(model, prepared, training)
+    report = {"status": status, **metrics}
+    write_json(metrics_file, report)
+    write_with(predictions_file, lambda p: plot_frame(predictions).to_csv(p, index=False))
+    target = prepared.schema["target"]
+    pictures = evaluation_figures(predictions, target, figures_dir) if figures_dir else []
+    if recorder is not None:
+        recorder.log_metrics(flat_metrics(report_metrics(report)))
+        recorder.log_artifact(metrics_file, "reports")
+        recorder.log_artifact(predictions_file, "reports")
+        for picture in pictures:
+            recorder.log_artifact(picture, "figures")
+    return report
+
+
+def main() -> None:
+    cfg = load_config()
+    prepared = load_prepared(cfg.paths.processed_dir)
+    model_dir = Path(cfg.paths.model_dir)
+    if not (model_dir / RUN_FILE).is_file():
+        raise PipelineError(f"{model_dir / RUN_FILE}: not found; run `dvc repro train` first")
+    run = read_json(model_dir / RUN_FILE)
+    model = keras.saving.load_model(model_dir / MODEL_FILE, safe_mode=True)
+    tracking = cfg.tracking if run["run_id"] else cfg.tracking.model_copy(update={"enabled": False})
+    with tracked_run(tracking, cfg.paths, run_id=run["run_id"]) as recorder:
+        if recorder is not None and run["status"] == "diverged":
+            recorder.status = "FAILED"
+        report = evaluate_and_record(
+            cfg.training,
+            prepared,
+            model,
+            run["status"],
+            Path(cfg.paths.metrics),
+            Path(cfg.paths.predictions),
+            recorder,
+            Path(cfg.paths.eval_figures),
+        )
+    if report["status"] == "diverged":
+        print("evaluate: the run diverged; no metrics (see the MLflow run's tags)")
+    else:
+        test = report["test"]
+        print(
+            f"evaluate: test MSE {test['scaled']['mse']:.4g} (scaled), RMSE {test['original']['rmse']:.4g} "
+            f"and R^2 {test['original']['r2']:.3f} (original units)"
+        )
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,96 @@
+"""Stage 4, train: build the network from config, train it, record the run in MLflow.
+
+`train_and_record` is the step a Hydra job runs too (pipeline.experiments.job).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.core.config import Config, TrainingConfig, load_config
+from pipeline.core.errors import run_cli
+from pipeline.core.files import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE
+from pipeline.core.io import atomic_dir, write_json, write_with
+from pipeline.data.prepared import Prepared, design_matrix, load_prepared
+from pipeline.model.training import TrainResult, describe, fit, history_frame, summary_metrics
+from pipeline.reports.figures import training_figures
+from pipeline.tracking.recorder import RunRecorder, tracked_run
+from pipeline.tracking.records import log_model, log_training_data, recorded_params, run_tags
+
+
+def preprocessing_spec(prepared: Prepared, training: TrainingConfig) -> dict[str, Any]:
+    """What the served model needs to turn raw rows into inputs and outputs into units."""
+    return {
+        **prepared.schema,
+        "features": prepared.scaler["features"],
+        "target": prepared.scaler["target"],
+        "target_column": prepared.schema["target"],
+        "scale_features": training.scale_features,
+        "scale_target": training.scale_target,
+    }
+
+
+def train_and_record(
+    cfg: Config,
+    prepared: Prepared,
+    model_dir: Path,
+    history_file: Path,
+    recorder: RunRecorder | None,
+    figures_dir: Path | None = None,
+) -> TrainResult:
+    """Train; write the model with its preprocessing spec, the history and (into
+    `figures_dir`) the pictures; record them all in the run, if any."""
+    train = design_matrix(prepared, "train", cfg.training)
+    validation = design_matrix(prepared, "validation", cfg.training)
+    if recorder is not None:
+        log_training_data(
+            recorder, prepared.directory / "train.parquet", cfg.dataset.name, prepared.schema["target"]
+        )
+
+    def log_epoch(row: dict[str, float]) -> None:
+        if recorder is not None:
+            recorder.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+
+    result = fit(cfg.model, cfg.optimizer, cfg.training, train, validation, on_epoch=log_epoch)
+    with atomic_dir(model_dir) as tmp:
+        result.model.save(tmp / MODEL_FILE)
+        write_json(tmp / PREPROCESSING_FILE, preprocessing_spec(prepared, cfg.training))
+    write_with(history_file, lambda p: history_frame(result.history).to_csv(p, index=False))
+    pictures = training_figures(result, prepared, cfg.training, figures_dir) if figures_dir else []
+    if recorder is None:
+        return result
+    if result.divergence is not None:
+        recorder.status = "FAILED"
+    elif cfg.tracking.log_model:
+        log_model(
+            recorder, model_dir / MODEL_FILE, model_dir / PREPROCESSING_FILE, prepared.schema["raw_dtypes"]
+        )
+    recorder.log_metrics(summary_metrics(result))
+    recorder.set_tags(run_tags(cfg.dataset.name, prepared.manifest["md5"]["train"], result))
+    recorder.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config.yaml")
+    recorder.log_artifact(history_file, "reports")
+    for picture in pictures:
+        recorder.log_artifact(picture, "figures")
+    return result
+
+
+def main() -> None:
+    cfg = load_config()
+    prepared = load_prepared(cfg.paths.processed_dir)
+    model_dir = Path(cfg.paths.model_dir)
+    with tracked_run(cfg.tracking, cfg.paths, run_name=cfg.tracking.run_name) as recorder:
+        if recorder is not None:
+            recorder.log_params(recorded_params(cfg))
+        result = train_and_record(
+            cfg, prepared, model_dir, Path(cfg.paths.history), recorder, Path(cfg.paths.train_figures)
+        )
+        run_id = recorder.run_id if recorder is not None else None
+    write_json(model_dir / RUN_FILE, {"run_id": run_id, "status": result.status})
+    print(describe(result) + (f" (MLflow run {run_id})" if run_id else ""))
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,1 @@
+"""Everything that touches MLflow: the store, one run's recorder, queries, the served model."""

@@ -1,0 +1,198 @@
+"""One MLflow run, recorded from the process that trains it, through MLflow's client.
+
+`tracked_run` starts (or resumes) a run and always ends it with the status that is true:
+FINISHED, FAILED (an exception, a diverged run, a recording error), or KILLED (Ctrl-C,
+SIGTERM). Per-epoch metrics are buffered and sent with `log_batch`, at most
+`BATCH_LIMIT` at a time; everything is in the store when the run's `with` block ends.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from pipeline.core.config import PathsConfig, TrackingConfig
+from pipeline.tracking.store import open_experiment
+
+PARAM_VALUE_LIMIT = 6000  # MLflow's longest param value
+PARAMS_PER_BATCH = 100  # MLflow's most params per log_batch
+BATCH_LIMIT = 1000  # MLflow's most metrics per log_batch
+FLUSH_EVERY_S = 10.0  # a long run's metrics reach the store at least this often
+RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
+PARENT_TAG = "mlflow.parentRunId"
+
+
+class RecordingError(RuntimeError):
+    """A call to the tracking store failed; the run is marked FAILED."""
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+class RunRecorder:
+    """Params, batched metrics, tags, artifacts and the model of one run, in call order.
+
+    With `asynchronous`, metric batches go through MLflow's async logging queue and `end()`
+    waits for them; otherwise each batch is written when it is sent.
+    """
+
+    def __init__(self, client: Any, uri: str, run_id: str, experiment_id: str, asynchronous: bool = False):
+        self.client, self.uri, self.run_id, self.experiment_id = client, uri, run_id, experiment_id
+        self.asynchronous = asynchronous
+        self.status = "FINISHED"
+        self._pending: list[Any] = []
+        self._operations: list[Any] = []
+        self._last_flush = time.monotonic()
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:PARAM_VALUE_LIMIT]) for k, v in params.items()]
+        for start in range(0, len(items), PARAMS_PER_BATCH):
+            self.client.log_batch(self.run_id, params=items[start : start + PARAMS_PER_BATCH])
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
+        """Queue finite metrics (NaN and infinity are never written); sent in full batches,
+        at least every FLUSH_EVERY_S, and by `flush()`."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._pending.extend(Metric(k, float(v), now, step) for k, v in metrics.items() if _finite(v))
+        if len(self._pending) >= BATCH_LIMIT or time.monotonic() - self._last_flush > FLUSH_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send every queued metric."""
+        pending, self._pending = self._pending, []
+        for start in range(0, len(pending), BATCH_LIMIT):
+            batch = pending[start : start + BATCH_LIMIT]
+            if self.asynchronous:
+                self._operations.append(self.client.log_batch(self.run_id, metrics=batch, synchronous=False))
+            else:
+                self.client.log_batch(self.run_id, metrics=batch)
+        self._last_flush = time.monotonic()
+
+    def wait(self) -> None:
+        """Send what is queued and wait until the store has all of it."""
+        self.flush()
+        operations, self._operations = self._operations, []
+        for operation in operations:
+            operation.wait()
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, str(v)) for k, v in tags.items() if v is not None]
+        if items:
+            self.client.log_batch(self.run_id, tags=items)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self.client.log_text(self.run_id, text, artifact_file)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_artifacts(self, folder: str | Path, artifact_path: str | None = None) -> None:
+        """Every file of `folder` (none if it does not exist) under `artifact_path`."""
+        if Path(folder).is_dir() and any(Path(folder).iterdir()):
+            self.client.log_artifacts(self.run_id, str(folder), artifact_path)
+
+    def log_inputs(self, datasets: list[Any]) -> None:
+        self.client.log_inputs(self.run_id, datasets=datasets)
+
+    def end(self, status: str) -> None:
+        """Send what is queued, wait for it, then set `status`."""
+        self.wait()
+        self.client.set_terminated(self.run_id, status)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt so the run ends KILLED instead of staying RUNNING."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(f"terminated by signal {signum}")
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises Terminated (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fail(recorder: RunRecorder, status: str, tags: Mapping[str, Any], trace: str | None = None) -> None:
+    """End the run with `status` and `tags`, as far as the store lets us: the error that got
+    us here matters more than one in recording it."""
+    with suppress(Exception):
+        recorder.set_tags(tags)
+    if trace is not None:
+        with suppress(Exception):
+            recorder.log_text(trace, "error.txt")
+    with suppress(Exception):
+        recorder.end(status)
+
+
+@contextmanager
+def tracked_run(
+    tracking: TrackingConfig,
+    paths: PathsConfig,
+    run_name: str | None = None,
+    run_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    parent_run_id: str | None = None,
+) -> Iterator[RunRecorder | None]:
+    """Start (or resume, with `run_id`) an MLflow run and end it with the status that is true.
+
+    Success: the recorder's `status` (FINISHED unless changed: a diverged run is FAILED);
+    if recording fails at the end, FAILED and a RecordingError. An exception: FAILED, with
+    the error as a tag and a traceback artifact. Ctrl-C or SIGTERM: KILLED. An exception
+    leaving the block carries the run's id as `mlflow_run_id`. Yields None when tracking
+    is switched off.
+    """
+    if not tracking.enabled:
+        yield None
+        return
+    uri, client, experiment_id = open_experiment(tracking, paths, lookup=run_id is None)
+    if run_id is None:
+        tags = {**(tags or {}), **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
+        run = client.create_run(experiment_id, run_name=run_name, tags=tags)
+    else:
+        run = client.get_run(run_id)
+        client.update_run(run_id, status="RUNNING")
+    recorder = RunRecorder(
+        client, uri, run.info.run_id, run.info.experiment_id, asynchronous=tracking.async_logging
+    )
+    try:
+        with sigterm_as_interrupt():
+            yield recorder
+    except KeyboardInterrupt:
+        _fail(recorder, "KILLED", {RUN_STATUS_TAG: "killed"})
+        raise
+    except BaseException as err:
+        err.mlflow_run_id = recorder.run_id  # type: ignore[attr-defined]  # for the job's record
+        error = {RUN_STATUS_TAG: "failed", "error": f"{type(err).__name__}: {err}"[:5000]}
+        _fail(recorder, "FAILED", error, traceback.format_exc())
+        raise
+    try:
+        recorder.end(recorder.status)
+    except Exception as err:
+        summary = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        _fail(recorder, "FAILED", {RUN_STATUS_TAG: "failed", "error": f"RecordingError: {summary}"[:5000]})
+        failure = RecordingError(summary)
+        failure.mlflow_run_id = recorder.run_id  # type: ignore[attr-defined]  # no second FAILED run
+        raise failure from err

@@ -1,0 +1,141 @@
+"""What a training run records beyond its metrics: params, tags, its training data, its model."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.core.config import Config, flatten
+from pipeline.model.training import TrainResult
+from pipeline.tracking.recorder import RUN_STATUS_TAG, RunRecorder
+
+MODEL_REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "pandas", "numpy")
+# the package's files the served model imports (tracking/serving_model.py), copied into the model
+SERVING_MODULES = ("__init__.py", "data/__init__.py", "data/features.py")
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    """The checked-out commit, or None outside a git repository."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def recorded_params(cfg: Config) -> dict[str, Any]:
+    """The whole resolved config as dotted keys; a tracking URI's credentials are removed."""
+    params = flatten(cfg.model_dump(mode="json"))
+    uri = params.get("tracking.uri")
+    if isinstance(uri, str) and "@" in uri:
+        scheme, _, rest = uri.partition("://")
+        params["tracking.uri"] = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return params
+
+
+def run_tags(dataset: str, train_md5: str, result: TrainResult) -> dict[str, Any]:
+    """Status, provenance, and where training stopped or diverged."""
+    tags: dict[str, Any] = {
+        RUN_STATUS_TAG: result.status,
+        "git_commit": git_commit(),
+        "dataset": dataset,
+        "data.train_md5": train_md5,
+        "epochs_run": result.epochs_run,
+    }
+    if result.stopped_epoch is not None:
+        tags |= {"stopped_epoch": result.stopped_epoch, "best_epoch": result.best_epoch}
+    if result.divergence is not None:
+        d = result.divergence
+        tags |= {"diverged": "true", "diverged_epoch": d.epoch, "diverged_batch": d.batch}
+        if result.max_grad_layer is not None:
+            tags |= {
+                "diverged_max_grad_norm": f"{result.max_grad_norm:.6g}",
+                "diverged_max_grad_layer": result.max_grad_layer,
+            }
+    if result.max_grad_layer is not None:
+        tags["max_grad_layer"] = result.max_grad_layer
+    return tags
+
+
+def log_training_data(recorder: RunRecorder, part_file: Path, name: str, target: str) -> None:
+    """A prepared partition as the run's training dataset input (name, digest, source, schema)."""
+    import mlflow.data
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    frame = pd.read_parquet(part_file)
+    with warnings.catch_warnings():  # a local path matches two equivalent source types
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(frame, source=str(part_file.resolve()), name=name, targets=target)
+    record = DatasetInput(Dataset(**dataset.to_dict()), tags=[InputTag("mlflow.data.context", "training")])
+    recorder.log_inputs([record])
+
+
+def pip_requirements() -> list[str]:
+    """What the logged model needs, pinned to what trained it (no slow inference)."""
+    pins = []
+    for name in MODEL_REQUIREMENTS:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def _col_type(dtype: str) -> str:
+    if dtype.startswith(("int", "uint")):
+        return "long"
+    if dtype.startswith("float"):
+        return "double"
+    if dtype == "bool":
+        return "boolean"
+    return "string"
+
+
+def log_model(
+    recorder: RunRecorder, keras_file: Path, preprocessing_file: Path, raw_dtypes: Mapping[str, str]
+) -> str:
+    """Log the raw-rows pyfunc model (the `.keras` network inside) into the run, tag its
+    `model_uri` and return it."""
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    import pipeline
+
+    signature = ModelSignature(
+        inputs=Schema([ColSpec(_col_type(t), name) for name, t in raw_dtypes.items()]),
+        outputs=Schema([ColSpec("double")]),
+    )
+    package = Path(pipeline.__file__).parent
+    mlflow.set_tracking_uri(recorder.uri)
+    with tempfile.TemporaryDirectory(prefix="serving-code-") as code:
+        for name in SERVING_MODULES:
+            (Path(code) / "pipeline" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(package / name, Path(code) / "pipeline" / name)
+        # pyfunc.log_model logs into the active run, and files the model under the run's
+        # experiment; leaving the `with` marks the run FINISHED, and the run's end then
+        # sets the status that is true.
+        with mlflow.start_run(run_id=recorder.run_id), warnings.catch_warnings():
+            # no input example on purpose: the signature is explicit (mlflow #16183)
+            warnings.filterwarnings("ignore", message=".*input example.*")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(package / "tracking" / "serving_model.py"),
+                artifacts={"keras_model": str(keras_file), "preprocessing": str(preprocessing_file)},
+                code_paths=[str(Path(code) / "pipeline")],
+                signature=signature,
+                pip_requirements=pip_requirements(),
+            )
+    recorder.set_tags({"model_uri": info.model_uri})
+    return str(info.model_uri)

@@ -1,0 +1,138 @@
+"""Where runs are recorded: the tracking URI, the store's first opening, the experiment.
+
+Runs are addressed by id through an `MlflowClient`, so no global "active run" leaks
+between jobs that share a process (Hydra's joblib launcher reuses workers).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pipeline.core.config import PathsConfig, TrackingConfig
+from pipeline.core.errors import PipelineError
+
+
+def project_root(cwd: Path | None = None) -> Path:
+    """The repository root; a DVC queue job runs in `<root>/.dvc/tmp/exps/...` and maps back."""
+    cwd = (cwd or Path.cwd()).resolve()
+    parts = cwd.parts
+    for index in range(len(parts) - 2):
+        if parts[index : index + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:index])
+    return cwd
+
+
+def resolve_tracking_uri(tracking: TrackingConfig, paths: PathsConfig, root: Path | None = None) -> str:
+    """`tracking.uri`, else $MLFLOW_TRACKING_URI, else an absolute SQLite URI at the root."""
+    if tracking.uri:
+        return tracking.uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    db = Path(paths.mlflow_db)
+    db = db if db.is_absolute() else (root or project_root()) / db
+    return f"sqlite:///{db.resolve()}"
+
+
+def http_settings(tracking: TrackingConfig) -> None:
+    """Bound how long a tracking server may keep a run waiting (MLflow's default: minutes)."""
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(tracking.http_timeout_s)
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(tracking.http_retries)
+    os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
+
+
+def quiet_environment() -> None:
+    """No telemetry leaves the machine; called when a run starts, never at import."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def reach(uri: str, call: Callable[[], str]) -> str:
+    """The first call to the store; an unreachable server becomes one PipelineError naming it."""
+    try:
+        return call()
+    except Exception as err:
+        if not uri.startswith(("http://", "https://")):
+            raise
+        reason = str(err).splitlines()[0][:300]
+        raise PipelineError(
+            f"tracking server {uri} is unreachable ({type(err).__name__}: {reason}); start it, or "
+            "point tracking.uri elsewhere (tracking.http_timeout_s and tracking.http_retries bound the wait)"
+        ) from None
+
+
+def artifact_location(uri: str, paths: PathsConfig, root: Path | None = None) -> str | None:
+    """Where a new experiment keeps artifacts: `paths.mlflow_artifacts` under the project root
+    for a local store (MLflow's default, ./mlruns of whatever folder the process runs in, would
+    put them in DVC's temporary queue folders); the server's own choice for a tracking server."""
+    if not uri.startswith("sqlite:"):
+        return None
+    folder = Path(paths.mlflow_artifacts)
+    folder = folder if folder.is_absolute() else (root or project_root()) / folder
+    return folder.resolve().as_uri()
+
+
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Serialize opening a local SQLite store across processes. MLflow creates and migrates a
+    new database on first use, and processes doing that at once make each other crash
+    (alembic: 'Online migration expected to match one row'), losing their runs."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    database = Path(uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{database}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def mlflow_client(uri: str) -> Any:
+    """MLflow's client for `uri` (MLflow keeps one store per URI and process)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(uri)
+
+
+def open_experiment(
+    tracking: TrackingConfig, paths: PathsConfig, lookup: bool = True
+) -> tuple[str, Any, str | None]:
+    """The tracking URI, a client and (with `lookup`) the experiment's id; the store and the
+    experiment are created when missing, one process at a time. An unreachable server is one
+    PipelineError naming it."""
+    quiet_environment()
+    http_settings(tracking)
+    uri = resolve_tracking_uri(tracking, paths)
+    with store_lock(uri):
+        client = mlflow_client(uri)
+        if not lookup:
+            return uri, client, None
+        location = artifact_location(uri, paths)
+        experiment_id = reach(uri, lambda: experiment_id_for(client, tracking.experiment, location))
+    return uri, client, experiment_id
+
+
+def experiment_id_for(client: Any, name: str, location: str | None = None) -> str:
+    """Get or create the experiment; tolerate another process creating it at the same time."""
+    for _ in range(5):
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        try:
+            return str(client.create_experiment(name, artifact_location=location))
+        except Exception:  # noqa: BLE001 (a concurrent creator won; look it up again)
+            time.sleep(0.2)
+    raise RuntimeError(f"could not get or create MLflow experiment {name!r}")
