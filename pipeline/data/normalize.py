@@ -98,7 +98,7 @@ def normalize(
     frame: pd.DataFrame, dataset: DatasetConfig, source: str
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Raw frame -> (encoded features plus target, schema); bad data is one PipelineError."""
-    from pipeline.data.schemas import validate  # pandera costs 0.6 s to import: only here, not in train
+    from pipeline.data.schemas import validate  # pandera: imported by the stages that check data only
 
     columns = [str(c) for c in frame.columns]
     features = feature_columns(columns, dataset)

@@ -1,10 +1,10 @@
 """The prepared partitions as the training and evaluation stages read them.
 
-Memory (docs/benchmarks.md, "Throughput and memory"): nothing here keeps a partition in
-memory. `Prepared.parts` reads a partition's parquet file when it is asked for one, and
-`design_matrix` builds the float32 inputs column by column straight from the file, so the
-only float64 data alive at a time is one column. The float32 matrices are 64-byte aligned,
-which lets the training loop hand them to TensorFlow without a copy (pipeline.model.engine).
+Nothing here keeps a partition in memory. `Prepared.parts` reads a partition's parquet
+file when it is asked for one, and `design_matrix` builds the float32 inputs column by
+column straight from the file, so the only float64 data alive at a time is one column.
+The float32 matrices are 64-byte aligned, which lets the training loop hand them to
+TensorFlow without a copy (pipeline.model.engine).
 """
 
 from __future__ import annotations
@@ -72,23 +72,9 @@ class Prepared:
         return {"mean": [self.scaler["target"]["mean"]], "std": [self.scaler["target"]["std"]]}
 
 
-def return_arrow_memory_at_once() -> None:
-    """Reading parquet goes through Arrow's memory pool, which by default (mimalloc) keeps
-    what it freed for a while: a 1M-row run held ~12 MB more at its peak (docs/benchmarks.md).
-    jemalloc with no decay hands it back at once. Without jemalloc, the default stays."""
-    import pyarrow as pa
-
-    if pa.default_memory_pool().backend_name == "jemalloc":
-        return
-    try:
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
-        pa.jemalloc_set_decay_ms(0)
-    except NotImplementedError:  # a pyarrow built without jemalloc
-        return
-
-
 def load_prepared(directory: str | Path) -> Prepared:
-    return_arrow_memory_at_once()
+    """The prepared folder's schema, scaler and manifest; its partitions read on demand.
+    A folder without a manifest is a PipelineError naming it."""
     directory = Path(directory)
     if not (directory / MANIFEST_FILE).is_file():
         raise PipelineError(f"{directory}: no prepared data; run `dvc repro split` first")

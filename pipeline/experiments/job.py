@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import socket
 import sys
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from pipeline.data.cache import ensure_prepared
 from pipeline.data.prepared import load_prepared
 from pipeline.experiments.crossval import cross_validate
 from pipeline.model.training import describe
+from pipeline.reports.figures import Drawer
 from pipeline.stages.evaluate import evaluate_and_record
 from pipeline.stages.train import train_and_record
 from pipeline.tracking.recorder import tracked_run
@@ -29,10 +31,14 @@ def placement_tags() -> dict[str, str]:
     return tags
 
 
-def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dict[str, Any]:
+def run_job(
+    cfg: Config, out_dir: Path, parent_run_id: str | None = None, pool: Executor | None = None
+) -> dict[str, Any]:
     """Prepare data if needed, cross-validate if asked, train, evaluate: one MLflow run whose
     record is complete when this returns. Writes the model, history, metrics, predictions
-    and pictures under `out_dir`; returns the metrics report with the run's id."""
+    and pictures (drawn in `pool` when given) under `out_dir`; returns the metrics report
+    with the run's id."""
+    drawer = Drawer(pool)
     with tracked_run(
         cfg.tracking,
         cfg.paths,
@@ -63,6 +69,7 @@ def run_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dic
             out_dir / PREDICTIONS_FILE,
             recorder,
             figures,
+            drawer,
         )
         run_id = recorder.run_id if recorder is not None else None
     print(describe(result))

@@ -16,6 +16,7 @@ import os
 import sys
 import traceback
 import warnings
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ from pipeline.core.io import write_json
 
 CONFIG_DIR = "conf"
 PARENT_ENV = "PIPELINE_SWEEP_PARENT_RUN_ID"
+# the pictures' process pool of a `python -m pipeline.run` process, for the jobs it runs
+# itself; jobs in a launcher's worker processes (joblib, Ray) draw their pictures at once
+_pictures: dict[str, Executor] = {}
 
 
 def _job(dict_cfg: Any) -> float:
@@ -40,7 +44,7 @@ def _job(dict_cfg: Any) -> float:
     overrides = list(hydra_cfg.overrides.task)
     try:
         cfg = validate_config(OmegaConf.to_container(dict_cfg, resolve=True), "conf/ (Hydra)")
-        report = run_job(cfg, out_dir, os.environ.get(PARENT_ENV))
+        report = run_job(cfg, out_dir, os.environ.get(PARENT_ENV), _pictures.get("pool"))
     except Exception as err:
         message = str(err) if isinstance(err, PipelineError) else f"{type(err).__name__}: {err}"
         record = {"status": "failed", "error": message, "overrides": overrides}
@@ -113,8 +117,12 @@ def main() -> None:
         raise SystemExit(2)
     # conf/hydra/launcher/ray.yaml extends the Ray plugin's schema of the same name on purpose
     warnings.filterwarnings("ignore", message="(?s).*is validated against ConfigStore schema")
+    from pipeline.reports.plots import drawing_pool
+
     try:
-        hydra.main(version_base="1.3", config_path=str(config_dir), config_name="config")(_job)()
+        with drawing_pool() as pool:
+            _pictures["pool"] = pool
+            hydra.main(version_base="1.3", config_path=str(config_dir), config_name="config")(_job)()
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.recorder.Terminated)
         print(f"interrupted: {err or 'Ctrl-C'}; the MLflow run, if any, is marked KILLED", file=sys.stderr)
         raise SystemExit(130) from None

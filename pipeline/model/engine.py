@@ -80,8 +80,7 @@ def as_tensor(values: Any) -> tf.Tensor:
     """A float32 tensor of `values`: over the array's own memory when `shareable` (through
     DLPack, no copy: the array must not change while the tensor is in use), else a copy.
 
-    `tf.convert_to_tensor` copies, and briefly holds two copies (measured: +2x the array).
-    An unaligned buffer must never reach DLPack: TensorFlow aborts on it in some kernels.
+    An unaligned buffer never reaches DLPack: TensorFlow aborts on it in some kernels.
     """
     if isinstance(values, np.ndarray) and shareable(values):
         return tf.experimental.dlpack.from_dlpack(values.__dlpack__())
@@ -102,10 +101,8 @@ def use_threads(threads: int) -> None:
 
 
 def use_graph_optimizer(enabled: bool) -> None:
-    """TensorFlow's graph optimizer (grappler) on or off for this process's functions.
-    Off, a new network's epoch function runs its first call ~0.3 s sooner (grappler
-    rewrites the whole loop first) and trains no slower, with the same numbers, for these
-    small networks (docs/benchmarks.md)."""
+    """TensorFlow's graph optimizer (grappler) on or off for the functions this process
+    compiles from now on (`training.graph_optimizer`); the numbers trained are the same."""
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not enabled})
 
 

@@ -123,12 +123,11 @@ def compiled(
 ) -> Iterator[tuple[keras.Model, keras.optimizers.Optimizer, Any]]:
     """A network, optimizer and compiled epoch function to train `model` with `optimizer`.
 
-    Tracing the epoch function takes ~0.2 s, as long as 100 epochs of the lab network, and
-    a sweep repeats the same structure with other initializers or learning rates. So the
-    function is kept with a private copy of the network and optimizer it was traced on;
-    a later fit of the same structure copies its starting weights and fresh optimizer
-    state (learning rate included) into that copy and reuses the function: the same graph
-    from the same starting point, so the same numbers (tests/unit/test_engine_cache.py).
+    A sweep repeats the same structure with other initializers or learning rates, so the
+    function is kept (the CACHE_SIZE most recent structures) with a private copy of the
+    network and optimizer it was traced on; a later fit of the same structure copies its
+    starting weights and fresh optimizer state (learning rate included) into that copy and
+    reuses the function: the same graph from the same starting point, so the same numbers.
     The caller copies the trained weights back. A copy in use by another thread is not
     shared: that fit compiles its own.
     """

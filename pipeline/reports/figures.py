@@ -1,11 +1,18 @@
-"""Which pictures a run gets, drawn into a folder. A picture that cannot be drawn is a
-warning on stderr, never a failure of the run it illustrates."""
+"""Which pictures a run gets, and where they are drawn.
+
+A `Drawer` draws each picture in its process pool when it has one (`plots.drawing_pool`,
+owned by the entry point: matplotlib then works on another core while the run goes on;
+the worker imports only pipeline.reports.plots), else at once. `Drawer.wait()` returns
+the files drawn. A picture that cannot be drawn is a warning on stderr, never a failure
+of the run it illustrates.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -16,62 +23,75 @@ from pipeline.model.training import TrainResult, function_view, history_frame
 from pipeline.reports import plots
 
 
-def _draw(name: str, draw: Callable[[], Path | None], drawn: list[Path]) -> None:
-    failures: list[str] = []
-    path = plots.safely(draw, failures)
-    for failure in failures:
-        print(f"warning: picture {name} could not be drawn: {failure}", file=sys.stderr, flush=True)
-    if path is not None:
-        drawn.append(path)
+class Drawer:
+    """A run's pictures: `draw` them as their data are ready, `wait` for the files."""
+
+    def __init__(self, pool: Executor | None = None) -> None:
+        self.pool = pool
+        self._pending: list[
+            tuple[str, Future[tuple[Path | None, str | None]] | tuple[Path | None, str | None]]
+        ] = []
+
+    def draw(self, figure: str, *args: Any) -> None:
+        outcome = (
+            self.pool.submit(plots.draw, figure, args) if self.pool is not None else plots.draw(figure, args)
+        )
+        self._pending.append((figure, outcome))
+
+    def wait(self) -> list[Path]:
+        """The files drawn so far, in the order asked; failures are printed as warnings."""
+        drawn: list[Path] = []
+        pending, self._pending = self._pending, []
+        for figure, outcome in pending:
+            try:
+                path, failure = outcome.result() if isinstance(outcome, Future) else outcome
+            except Exception as err:  # noqa: BLE001 - the pool's process died: still only a picture
+                path, failure = None, f"{type(err).__name__}: {err}"
+            if failure is not None:
+                print(f"warning: picture {figure} could not be drawn: {failure}", file=sys.stderr, flush=True)
+            if path is not None:
+                drawn.append(path)
+        return drawn
 
 
 def training_figures(
-    result: TrainResult, prepared: Prepared, training: TrainingConfig, folder: Path
-) -> list[Path]:
+    result: TrainResult, prepared: Prepared, training: TrainingConfig, folder: Path, drawer: Drawer
+) -> None:
     """Learning curves, per-layer diagnostics and, for one-input data, the fitted function
-    and the hidden units' activations; the files drawn."""
-    drawn: list[Path] = []
+    and the hidden units' activations."""
     history = history_frame(result.history)
-    _draw(
-        "learning_curves",
-        lambda: plots.learning_curves(
-            history, folder / "learning_curves.png", result.stopped_epoch, result.best_epoch
-        ),
-        drawn,
+    drawer.draw(
+        "learning_curves", history, folder / "learning_curves.png", result.stopped_epoch, result.best_epoch
     )
-    _draw(
-        "layer_diagnostics", lambda: plots.layer_diagnostics(history, folder / "layer_diagnostics.png"), drawn
-    )
+    drawer.draw("layer_diagnostics", history, folder / "layer_diagnostics.png")
     if len(prepared.schema["encoded_features"]) != 1 or result.divergence is not None:
-        return drawn
+        return
     view = function_view(result.model, prepared, training)
     feature, target = prepared.schema["encoded_features"][0], prepared.schema["target"]
-    _draw(
+    drawer.draw(
         "function_fit",
-        lambda: plots.function_fit(
-            view["grid"], view["fitted"], view["points"], feature, target, folder / "function_fit.png"
-        ),
-        drawn,
+        view["grid"],
+        view["fitted"],
+        view["points"],
+        feature,
+        target,
+        folder / "function_fit.png",
     )
     if view["activations"]:
-        _draw(
+        drawer.draw(
             "unit_activations",
-            lambda: plots.unit_activations(
-                view["grid"], view["activations"], view["names"], feature, folder / "unit_activations.png"
-            ),
-            drawn,
+            view["grid"],
+            view["activations"],
+            view["names"],
+            feature,
+            folder / "unit_activations.png",
         )
-    return drawn
 
 
-def evaluation_figures(predictions: dict[str, pd.DataFrame], target: str, folder: Path) -> list[Path]:
-    """Predicted against actual, and residuals, on the validation and test sets; the files drawn."""
-    drawn: list[Path] = []
+def evaluation_figures(
+    predictions: dict[str, pd.DataFrame], target: str, folder: Path, drawer: Drawer
+) -> None:
+    """Predicted against actual, and residuals, on the validation and test sets."""
     shown = {p: predictions[p][["actual", "predicted"]] for p in SHOWN_PARTS if p in predictions}
-    _draw(
-        "predicted_vs_actual",
-        lambda: plots.predicted_vs_actual(shown, target, folder / "predicted_vs_actual.png"),
-        drawn,
-    )
-    _draw("residuals", lambda: plots.residuals(shown, target, folder / "residuals.png"), drawn)
-    return drawn
+    drawer.draw("predicted_vs_actual", shown, target, folder / "predicted_vs_actual.png")
+    drawer.draw("residuals", shown, target, folder / "residuals.png")

@@ -5,7 +5,10 @@ Pure functions of the data they draw; each writes one file and returns its path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +236,21 @@ def safely(draw: Callable[[], Path | None], failures: list[str]) -> Path | None:
     except Exception as err:  # noqa: BLE001
         failures.append(f"{type(err).__name__}: {err}")
         return None
+
+
+def draw(figure: str, args: tuple[Any, ...]) -> tuple[Path | None, str | None]:
+    """`<figure>(*args)` of this module: the file drawn, or None and what went wrong."""
+    failures: list[str] = []
+    path = safely(lambda: globals()[figure](*args), failures)
+    return path, (failures[0] if failures else None)
+
+
+@contextmanager
+def drawing_pool() -> Iterator[Executor]:
+    """One worker process that draws pictures with `draw`, started on first use and fresh
+    (spawn: never a fork of a process that runs TensorFlow); shut down when the block ends."""
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -17,7 +17,7 @@ from pipeline.core.files import MODEL_FILE, RUN_FILE
 from pipeline.core.io import read_json, write_json, write_with
 from pipeline.data.prepared import Prepared, load_prepared
 from pipeline.model.metrics import evaluate_parts, flat_metrics, plot_frame, report_metrics
-from pipeline.reports.figures import evaluation_figures
+from pipeline.reports.figures import Drawer, evaluation_figures
 from pipeline.tracking.recorder import RunRecorder, tracked_run
 
 
@@ -30,9 +30,12 @@ def evaluate_and_record(
     predictions_file: Path,
     recorder: RunRecorder | None,
     figures_dir: Path | None = None,
+    drawer: Drawer | None = None,
 ) -> dict[str, Any]:
-    """Write the metrics file, the prediction plot data and (into `figures_dir`) the
-    pictures; add them to the run, if any. A diverged run gets `{"status": "diverged"}`."""
+    """Write the metrics file, the prediction plot data and (into `figures_dir`, through
+    `drawer`) the pictures; add them to the run, if any. A diverged run gets
+    `{"status": "diverged"}`."""
+    drawer = drawer or Drawer()
     if status == "diverged":
         report: dict[str, Any] = {"status": "diverged"}
         write_json(metrics_file, report)
@@ -43,12 +46,14 @@ def evaluate_and_record(
     report = {"status": status, **metrics}
     write_json(metrics_file, report)
     write_with(predictions_file, lambda p: plot_frame(predictions).to_csv(p, index=False))
-    target = prepared.schema["target"]
-    pictures = evaluation_figures(predictions, target, figures_dir) if figures_dir else []
+    if figures_dir is not None:
+        evaluation_figures(predictions, prepared.schema["target"], figures_dir, drawer)
     if recorder is not None:
         recorder.log_metrics(flat_metrics(report_metrics(report)))
         recorder.log_artifact(metrics_file, "reports")
         recorder.log_artifact(predictions_file, "reports")
+    pictures = drawer.wait()
+    if recorder is not None:
         for picture in pictures:
             recorder.log_artifact(picture, "figures")
     return report

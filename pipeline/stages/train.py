@@ -16,7 +16,7 @@ from pipeline.core.files import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE
 from pipeline.core.io import atomic_dir, write_json, write_with
 from pipeline.data.prepared import Prepared, design_matrix, load_prepared
 from pipeline.model.training import TrainResult, describe, fit, history_frame, summary_metrics
-from pipeline.reports.figures import training_figures
+from pipeline.reports.figures import Drawer, training_figures
 from pipeline.tracking.recorder import RunRecorder, tracked_run
 from pipeline.tracking.records import log_model, log_training_data, recorded_params, run_tags
 
@@ -40,9 +40,11 @@ def train_and_record(
     history_file: Path,
     recorder: RunRecorder | None,
     figures_dir: Path | None = None,
+    drawer: Drawer | None = None,
 ) -> TrainResult:
     """Train; write the model with its preprocessing spec, the history and (into
-    `figures_dir`) the pictures; record them all in the run, if any."""
+    `figures_dir`, through `drawer`) the pictures; record them all in the run, if any."""
+    drawer = drawer or Drawer()
     train = design_matrix(prepared, "train", cfg.training)
     validation = design_matrix(prepared, "validation", cfg.training)
     if recorder is not None:
@@ -59,8 +61,10 @@ def train_and_record(
         result.model.save(tmp / MODEL_FILE)
         write_json(tmp / PREPROCESSING_FILE, preprocessing_spec(prepared, cfg.training))
     write_with(history_file, lambda p: history_frame(result.history).to_csv(p, index=False))
-    pictures = training_figures(result, prepared, cfg.training, figures_dir) if figures_dir else []
+    if figures_dir is not None:
+        training_figures(result, prepared, cfg.training, figures_dir, drawer)
     if recorder is None:
+        drawer.wait()
         return result
     if result.divergence is not None:
         recorder.status = "FAILED"
@@ -72,7 +76,7 @@ def train_and_record(
     recorder.set_tags(run_tags(cfg.dataset.name, prepared.manifest["md5"]["train"], result))
     recorder.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config.yaml")
     recorder.log_artifact(history_file, "reports")
-    for picture in pictures:
+    for picture in drawer.wait():
         recorder.log_artifact(picture, "figures")
     return result
 
