@@ -6,7 +6,7 @@ import math
 
 import mlflow
 
-from pipeline.run import run_job
+from pipeline.experiments.job import run_job
 
 
 def test_raw_target_sgd_on_facebook_diverges_in_epoch_one_and_names_the_layer(

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.ingest import PROVENANCE_FILE, RAW_FILE, ingest
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import PROVENANCE_FILE, RAW_FILE
+from pipeline.data.raw import ingest
 
 ARCHIVE = "facebook+metrics.zip"
 MEMBER = "dataset_Facebook.csv"
@@ -81,6 +82,11 @@ def download_config(make_config: Callable[..., Any], url: str) -> Any:
     return make_config("dataset=facebook", "dataset.path=null", f"dataset.url={url}")
 
 
+def ingest_into(cfg: Any, raw_dir: Path) -> dict[str, Any]:
+    """Ingest the configured data set into `raw_dir`, downloading into `paths.download_dir`."""
+    return ingest(cfg.dataset, Path(cfg.paths.download_dir), raw_dir)
+
+
 def test_ingest_downloads_extracts_and_verifies_the_archive(
     make_config: Callable[..., Any], facebook_csv: Path, zip_server: ZipServer, tmp_path: Path
 ) -> None:
@@ -90,7 +96,7 @@ def test_ingest_downloads_extracts_and_verifies_the_archive(
     assert cfg.dataset.path is None and cfg.dataset.sha256
     raw_dir = Path(cfg.paths.raw_dir)
 
-    record = ingest(cfg, raw_dir)
+    record = ingest_into(cfg, raw_dir)
 
     raw_file = raw_dir / RAW_FILE
     assert hashlib.sha256(raw_file.read_bytes()).hexdigest() == cfg.dataset.sha256
@@ -106,7 +112,7 @@ def test_ingest_downloads_extracts_and_verifies_the_archive(
     assert zip_server.requests == [f"/{ARCHIVE}"]
 
     # A second ingest uses the verified download instead of fetching it again.
-    again = ingest(cfg, raw_dir)
+    again = ingest_into(cfg, raw_dir)
     assert again["sha256"] == cfg.dataset.sha256
     assert zip_server.requests == [f"/{ARCHIVE}"]
 
@@ -123,7 +129,7 @@ def test_corrupted_archive_member_fails_the_checksum_and_keeps_nothing(
     download_dir = Path(cfg.paths.download_dir)
 
     with pytest.raises(PipelineError, match="checksum") as caught:
-        ingest(cfg, raw_dir)
+        ingest_into(cfg, raw_dir)
     assert zip_server.url(ARCHIVE) in str(caught.value)
 
     assert not raw_dir.exists() or not any(raw_dir.iterdir())

@@ -11,10 +11,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pipeline.ingest import ingest
-from pipeline.normalize import normalize_stage
-from pipeline.run import objective, run_job
-from pipeline.split import split_stage
+from pipeline.core.files import part_file
+from pipeline.data.normalize import normalize_folder
+from pipeline.data.raw import ingest
+from pipeline.data.split import split_folder
+from pipeline.experiments.job import objective, run_job
 
 EXPECTED_INPUTS = [
     "Page total likes",
@@ -57,20 +58,20 @@ def test_stages_prepare_495_rows_and_12_model_inputs(
     cfg = facebook(make_config, facebook_csv)
     raw, interim, processed = tmp_path / "raw", tmp_path / "interim", tmp_path / "processed"
 
-    record = ingest(cfg, raw)
+    record = ingest(cfg.dataset, Path(cfg.paths.download_dir), raw)
     assert record["rows"] == 500
     assert len(record["columns"]) == 19
 
-    schema = normalize_stage(cfg, raw, interim)
+    schema = normalize_folder(cfg.dataset, raw, interim)
     assert schema["rows"] == 495  # rows with a blank cell dropped
     assert schema["target"] == "like"
     assert len(schema["encoded_features"]) == 12
     assert sorted(schema["encoded_features"]) == sorted(EXPECTED_INPUTS)
 
-    sizes = split_stage(cfg, interim, processed)
+    sizes = split_folder(cfg.dataset, cfg.split, interim, processed)
     assert sum(sizes.values()) == 495
     assert all(sizes[part] > 0 for part in ("train", "validation", "test"))
-    train = pd.read_parquet(processed / "train.parquet")
+    train = pd.read_parquet(processed / part_file("train"))
     assert len(train) == sizes["train"]
     assert train[EXPECTED_INPUTS].notna().all(axis=None)
 

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.config import flatten
-from pipeline.io import md5_file
+from pipeline.core.config import flatten
+from pipeline.core.io import md5_file
 
 STAGES = ("ingest", "normalize", "split", "train", "evaluate")
 DATA_STAGES = ("ingest", "normalize", "split")

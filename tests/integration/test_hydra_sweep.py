@@ -39,7 +39,7 @@ def test_multirun_sweep_records_one_finished_run_per_job(project: Any) -> None:
         val_loss = client.get_metric_history(run.info.run_id, "val_loss")
         assert sorted(m.step for m in val_loss) == [1, 2]
         assert math.isfinite(run.data.metrics["validation_mse_scaled"])
-        # drawn and logged by the helpers after the job returned (a sweep's run ends are deferred)
+        # each job's pictures are logged on its run
         logged = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
         assert logged >= {f"figures/{name}" for name in FIGURES}, logged
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.compose import compose_params
+from pipeline.experiments.compose import compose_params
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import urllib.request
 import mlflow
 import pandas as pd
 
-from pipeline.run import run_job
+from pipeline.experiments.job import run_job
 
 
 def post(url: str, payload: dict) -> tuple[int, dict]:
