@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Mapping
 from importlib import metadata
@@ -20,6 +21,7 @@ from pipeline.tracking.recorder import RUN_STATUS_TAG, RunRecorder
 MODEL_REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "pandas", "numpy")
 # the package's files the served model imports (tracking/serving_model.py), copied into the model
 SERVING_MODULES = ("__init__.py", "data/__init__.py", "data/features.py")
+DATASET_ATTEMPTS = 4  # a dataset record that loses a race with another job's is sent again
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
@@ -77,7 +79,17 @@ def log_training_data(recorder: RunRecorder, part_file: Path, name: str, target:
         warnings.simplefilter("ignore", UserWarning)
         dataset = mlflow.data.from_pandas(frame, source=str(part_file.resolve()), name=name, targets=target)
     record = DatasetInput(Dataset(**dataset.to_dict()), tags=[InputTag("mlflow.data.context", "training")])
-    recorder.log_inputs([record])
+    for attempt in range(DATASET_ATTEMPTS):
+        try:
+            recorder.log_inputs([record])
+            return
+        except Exception as err:
+            # Jobs of a sweep record the same dataset at once: the store finds none, all
+            # insert it, one wins and the others fail on its unique key (seen on a Ray
+            # cluster). Asked again, the store finds the winner's row and links it.
+            if "unique constraint" not in str(err).lower() or attempt == DATASET_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def pip_requirements() -> list[str]:
