@@ -9,7 +9,7 @@ from typing import Any, get_args
 
 import pytest
 
-from pipeline.config import (
+from pipeline.core.config import (
     Activation,
     Config,
     DatasetName,
@@ -18,8 +18,8 @@ from pipeline.config import (
     flatten,
     validate_config,
 )
-from pipeline.errors import PipelineError
-from pipeline.io import sha256_file
+from pipeline.core.errors import PipelineError
+from pipeline.core.io import sha256_file
 
 MakeConfig = Callable[..., Config]
 

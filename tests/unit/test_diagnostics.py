@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline import engine
-from pipeline.config import ModelConfig
-from pipeline.model import build_model
+from pipeline.core.config import ModelConfig
+from pipeline.model import engine
+from pipeline.model.network import build_model
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The compiled epoch function is reused across fits of the same structure (pipeline.engine.compiled):
+"""The compiled epoch function is reused across fits of the same structure (pipeline.model.epoch.compiled):
 a reused function must give exactly the numbers a freshly traced one gives."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline import engine
+from pipeline.model import engine, epoch
 
 
 def network(initializer: str, units: int = 6, activation: str = "relu", seed: int = 3) -> keras.Model:
@@ -62,12 +62,12 @@ def fit(
 
 @pytest.mark.parametrize("opt", ["sgd", "momentum", "adam", "rmsprop"])
 def test_a_reused_function_gives_the_numbers_of_a_fresh_one(data, opt: str) -> None:
-    engine._compiled.clear()
+    epoch._compiled.clear()
     fit(data, "glorot_uniform", opt, 0.05)  # compiles the structure, other start and learning rate
     reused_model, reused = fit(data, "he_normal", opt, 0.01)
-    assert len(engine._compiled) == 1, "the second fit did not reuse the compiled function"
+    assert len(epoch._compiled) == 1, "the second fit did not reuse the compiled function"
 
-    engine._compiled.clear()
+    epoch._compiled.clear()
     fresh_model, fresh = fit(data, "he_normal", opt, 0.01)
 
     assert reused.history == fresh.history  # every loss, learning rate and diagnostic, exactly
@@ -79,10 +79,10 @@ def test_early_stopping_restores_the_same_weights_with_a_reused_function(data) -
     def stopper() -> engine.EarlyStopping:
         return engine.EarlyStopping("val_loss", patience=2, min_delta=0.0, restore_best_weights=True)
 
-    engine._compiled.clear()
+    epoch._compiled.clear()
     fit(data, "glorot_uniform", "adam", 0.3, stopper())
     reused_model, reused = fit(data, "he_normal", "adam", 0.2, stopper())
-    engine._compiled.clear()
+    epoch._compiled.clear()
     fresh_model, fresh = fit(data, "he_normal", "adam", 0.2, stopper())
     assert (reused.stopped_epoch, reused.history) == (fresh.stopped_epoch, fresh.history)
     for mine, theirs in zip(reused_model.get_weights(), fresh_model.get_weights(), strict=True):
@@ -90,7 +90,7 @@ def test_early_stopping_restores_the_same_weights_with_a_reused_function(data) -
 
 
 def test_a_later_fit_leaves_an_earlier_model_alone(data) -> None:
-    engine._compiled.clear()
+    epoch._compiled.clear()
     first, _ = fit(data, "glorot_uniform", "sgd", 0.05)
     kept = [w.copy() for w in first.get_weights()]
     fit(data, "he_normal", "sgd", 0.01)
@@ -100,7 +100,7 @@ def test_a_later_fit_leaves_an_earlier_model_alone(data) -> None:
 
 def test_structure_key_ignores_the_start_and_the_learning_rate_only() -> None:
     def key(model: keras.Model, opt: keras.optimizers.Optimizer, batch: int = 32, diag: bool = True) -> str:
-        return engine.structure_key(model, opt, batch, diag)
+        return epoch.structure_key(model, opt, batch, diag)
 
     base = key(network("he_normal"), optimizer("adam", 0.01))
     assert key(network("zeros"), optimizer("adam", 0.5)) == base

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.features import (
+from pipeline.data.features import (
     category_strings,
     encode,
     encoded_names,

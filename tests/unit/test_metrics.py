@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.evaluate import flat_metrics, part_metrics, plot_frame, regression_metrics
+from pipeline.model.metrics import flat_metrics, part_metrics, plot_frame, regression_metrics
 
 
 @pytest.mark.parametrize("y", [[1.0, 2.0, 3.0], [-5.0, 0.0, 12.5, 3.0], list(range(100))])

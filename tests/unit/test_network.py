@@ -8,14 +8,14 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline.config import (
+from pipeline.core.config import (
     Initializer,
     ModelConfig,
     OptimizerConfig,
     OptimizerName,
     ScheduleConfig,
 )
-from pipeline.model import build_model, current_learning_rate, make_optimizer, make_schedule
+from pipeline.model.network import build_model, current_learning_rate, make_optimizer, make_schedule
 
 INITIALIZER_ARGS: dict[str, dict[str, Any]] = {
     "random_normal": {"seed": 1, "stddev": 0.05},

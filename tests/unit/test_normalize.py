@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import DatasetConfig
-from pipeline.errors import PipelineError
-from pipeline.normalize import normalize
+from pipeline.core.config import DatasetConfig
+from pipeline.core.errors import PipelineError
+from pipeline.data.normalize import normalize
 
 SOURCE = "facebook.csv"
 
@@ -196,17 +196,6 @@ def test_examples_are_the_first_three_offending_values_and_the_first_line() -> N
         normalize(frame, dataset, "f.csv")
 
 
-def test_the_schema_is_built_from_the_config() -> None:
-    from pipeline.schemas import FINITE, NUMERIC, dataset_schema
-
-    schema = dataset_schema(facebook(), ["Page total likes", "Type", "Category", "Paid"])
-    assert list(schema.columns) == ["Page total likes", "Type", "Category", "Paid", "like"]
-    assert all(c.required and not c.nullable for c in schema.columns.values())
-    assert schema.columns["Type"].checks == [] and schema.columns["Category"].checks == []
-    for name in ("Page total likes", "Paid", "like"):
-        assert [c.name for c in schema.columns[name].checks] == [NUMERIC, FINITE]
-
-
 def constant_frame() -> pd.DataFrame:
     return pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": [5, 5, 5], "k": ["u", "u", "u"], "y": [1.0, 2.0, 4.0]})
 
@@ -245,7 +234,7 @@ def test_dropping_every_feature_as_constant_is_refused() -> None:
     ],
 )
 def test_constant_notice_says_what_happened(policy: str, expected: str) -> None:
-    from pipeline.normalize import constant_notice
+    from pipeline.data.normalize import constant_notice
 
     assert constant_notice([], policy, "f.csv") is None
     assert (constant_notice(["c"], policy, "f.csv") or "").startswith(expected)

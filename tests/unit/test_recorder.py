@@ -1,188 +1,290 @@
-"""The recording executor: calls run in order, a failing call fails its run only."""
+"""One MLflow run recorded from the training process (pipeline.tracking.recorder), against a
+real SQLite store: what is logged lands in the store, and the run always ends with the
+status that is true."""
 
 from __future__ import annotations
 
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
-from pipeline import recorder
-from pipeline.recorder import Executor, RecordingError, RunRecorder
+from pipeline.core.config import PathsConfig, TrackingConfig
+from pipeline.tracking import recorder as recorder_module
+from pipeline.tracking.recorder import (
+    BATCH_LIMIT,
+    RUN_STATUS_TAG,
+    RecordingError,
+    RunRecorder,
+    Terminated,
+    tracked_run,
+)
+
+KEYS, STEPS = 25, 100  # 2,500 metrics: more than two full batches
 
 
-class FakeClient:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        if text == "boom":
-            raise OSError("disk full")
-        self.calls.append((run_id, artifact_file))
-
-
-def executor_with(client: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Executor, Any]:
-    """An executor whose every call goes to `client` instead of a store."""
-    executor = Executor()
-    monkeypatch.setattr(executor, "client", lambda uri: client)
-    return executor, client
+def tracking(**fields: Any) -> TrackingConfig:
+    return TrackingConfig(experiment="unit", run_name="run", **fields)
 
 
 @pytest.fixture
-def executor(monkeypatch: pytest.MonkeyPatch) -> tuple[Executor, FakeClient]:
-    return executor_with(FakeClient(), monkeypatch)
+def paths(tmp_path: Path) -> PathsConfig:
+    """Every path in tmp_path; the run's artifacts under tmp_path/artifacts."""
+    names = {name: str(tmp_path / name) for name in PathsConfig.model_fields}
+    return PathsConfig(**(names | {"mlflow_artifacts": str(tmp_path / "artifacts")}))
 
 
-def test_a_failing_call_skips_the_rest_of_its_run_and_is_reported_once(executor) -> None:
-    run, client = executor
-    run.run("uri", "a", "log_text", ("one", "1.txt"))
-    run.run("uri", "a", "log_text", ("boom", "2.txt"))
-    run.run("uri", "a", "log_text", ("three", "3.txt"))  # skipped: the run will be FAILED anyway
-    run.run("uri", "b", "log_text", ("other run", "b.txt"))  # another run is not affected
-    assert client.calls == [("a", "1.txt"), ("b", "b.txt")]
-    errors = run.take_errors("a")
-    assert len(errors) == 1 and errors[0].startswith("log_text: OSError: disk full")
-    assert run.take_errors("a") == [] and run.take_errors("b") == []
+@pytest.fixture
+def client(store: str) -> MlflowClient:
+    return MlflowClient(store)
 
 
-def test_drain_raises_one_line_with_the_helper_traceback_as_a_note(monkeypatch) -> None:
-    monkeypatch.setattr(recorder, "shared_helper", lambda: None)
-    rec = RunRecorder.__new__(RunRecorder)
-    rec._inline, rec._helper = None, None
-    rec._errors = ["log_model: OSError: disk full\nTraceback (most recent call last):\n  ..."]
+def log_every_step(recorder: RunRecorder) -> None:
+    for step in range(STEPS):
+        recorder.log_metrics({f"m{key}": step + key / 100 for key in range(KEYS)}, step=step)
+
+
+def assert_every_step_once(client: MlflowClient, run_id: str) -> None:
+    for key in range(KEYS):
+        history = client.get_metric_history(run_id, f"m{key}")
+        assert sorted(m.step for m in history) == list(range(STEPS)), f"m{key}"
+        assert {m.step: m.value for m in history} == {s: s + key / 100 for s in range(STEPS)}
+
+
+def artifact_text(client: MlflowClient, run_id: str, name: str, tmp_path: Path) -> str:
+    return Path(client.download_artifacts(run_id, name, str(tmp_path))).read_text()
+
+
+def refuse_metrics(uri: str) -> None:
+    """Make the store itself refuse every new metric row (as a full disk would), tags and
+    run status still writable."""
+    with closing(sqlite3.connect(uri.removeprefix("sqlite:///"))) as database, database:
+        database.execute(
+            "CREATE TRIGGER refuse_metrics BEFORE INSERT ON metrics "
+            "BEGIN SELECT RAISE(ABORT, 'disk is full'); END"
+        )
+
+
+def test_params_metrics_and_tags_land_in_the_store(client, paths) -> None:
+    params = {f"p{i:03d}": i for i in range(250)} | {"long": "x" * 7000}  # more than one batch
+    with tracked_run(tracking(), paths, run_name="my-run", tags={"placed": "here"}) as recorder:
+        recorder.log_params(params)
+        recorder.log_metrics({"loss": 0.5, "count": 3}, step=2)
+        recorder.set_tags({"dataset": "diabetes", "epochs_run": 5, "unset": None})
+        run_id = recorder.run_id
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "my-run"
+    assert run.data.params == {f"p{i:03d}": str(i) for i in range(250)} | {"long": "x" * 6000}
+    assert run.data.metrics == {"loss": 0.5, "count": 3.0}
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == [2]
+    tags = run.data.tags
+    assert tags["placed"] == "here" and tags["dataset"] == "diabetes" and tags["epochs_run"] == "5"
+    assert "unset" not in tags
+    assert client.get_experiment(run.info.experiment_id).name == "unit"
+
+
+class BatchSizes:
+    """MLflow's client, noting how many metrics each log_batch call carries."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        self.client, self.sizes = client, []
+
+    def log_batch(self, run_id: str, metrics: Any = (), **rest: Any) -> Any:
+        if metrics:
+            self.sizes.append(len(metrics))
+        return self.client.log_batch(run_id, metrics=metrics, **rest)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["synchronous", "async_logging"])
+def test_metrics_go_in_batches_of_at_most_1000_and_all_arrive_each_step_once(
+    client, paths, monkeypatch, asynchronous
+) -> None:
+    wide = BATCH_LIMIT + 1
+    with tracked_run(tracking(async_logging=asynchronous), paths) as recorder:
+        spy = BatchSizes(recorder.client)
+        monkeypatch.setattr(recorder, "client", spy)
+        log_every_step(recorder)
+        recorder.log_metrics({f"wide{i}": float(i) for i in range(wide)})  # in one call
+        run_id = recorder.run_id
+    # everything is in the store once the block has ended
+    assert sum(spy.sizes) == KEYS * STEPS + wide and max(spy.sizes) == BATCH_LIMIT
+    assert_every_step_once(client, run_id)
+    metrics = client.get_run(run_id).data.metrics
+    assert len(metrics) == KEYS + wide and all(metrics[f"wide{i}"] == i for i in range(wide))
+    assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_nan_and_infinity_are_never_written(client, paths) -> None:
+    with tracked_run(tracking(), paths) as recorder:
+        recorder.log_metrics({"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "ok": 1.5}, step=1)
+        recorder.log_metrics({"ok": math.nan}, step=2)
+        run_id = recorder.run_id
+    assert client.get_run(run_id).data.metrics == {"ok": 1.5}
+    assert [m.step for m in client.get_metric_history(run_id, "ok")] == [1]
+
+
+def test_metrics_reach_the_store_while_a_long_run_goes_on(client, paths, monkeypatch) -> None:
+    monkeypatch.setattr(recorder_module, "FLUSH_EVERY_S", 0.0)  # "long" is now
+    with tracked_run(tracking(), paths) as recorder:
+        recorder.log_metrics({"loss": 2.0}, step=1)
+        assert client.get_run(recorder.run_id).data.metrics == {"loss": 2.0}
+        assert client.get_run(recorder.run_id).info.status != "FINISHED"
+
+
+def test_an_exception_fails_the_run_with_the_error_and_its_traceback(client, paths, tmp_path) -> None:
+    with pytest.raises(ValueError, match="bad column") as failure:
+        with tracked_run(tracking(), paths) as recorder:
+            recorder.log_metrics({"loss": 1.0}, step=1)
+            raise ValueError("bad column")
+    run = client.get_run(recorder.run_id)
+    assert failure.value.mlflow_run_id == recorder.run_id  # type: ignore[attr-defined]
+    assert run.info.status == "FAILED"
+    assert run.data.tags[RUN_STATUS_TAG] == "failed"
+    assert run.data.tags["error"] == "ValueError: bad column"
+    trace = artifact_text(client, recorder.run_id, "error.txt", tmp_path)
+    assert trace.startswith("Traceback") and "ValueError: bad column" in trace
+    assert run.data.metrics == {"loss": 1.0}  # what was logged before the error is kept
+
+
+def test_ctrl_c_ends_the_run_killed(client, paths) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        with tracked_run(tracking(), paths) as recorder:
+            raise KeyboardInterrupt
+    run = client.get_run(recorder.run_id)
+    assert run.info.status == "KILLED" and run.data.tags[RUN_STATUS_TAG] == "killed"
+
+
+def test_sigterm_ends_the_run_killed(client, paths) -> None:
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        with tracked_run(tracking(), paths) as recorder:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # interrupted by the signal
+    assert client.get_run(recorder.run_id).info.status == "KILLED"
+    assert signal.getsignal(signal.SIGTERM) == previous  # the handler is put back
+
+
+def test_a_status_set_on_the_recorder_ends_the_run_so(client, paths) -> None:
+    with tracked_run(tracking(), paths) as recorder:
+        recorder.log_metrics({"loss": 3.0}, step=1)
+        recorder.status = "FAILED"  # a diverged run
+    run = client.get_run(recorder.run_id)
+    assert run.info.status == "FAILED" and run.data.metrics == {"loss": 3.0}
+
+
+def test_a_store_that_refuses_the_metrics_at_the_end_is_a_recording_error(client, paths, store) -> None:
     with pytest.raises(RecordingError) as failure:
-        rec.drain()
-    assert str(failure.value) == "log_model: OSError: disk full"
-    assert "Traceback" in failure.value.__notes__[0]
+        with tracked_run(tracking(), paths) as recorder:
+            log_every_step(recorder)  # the last 500 are still queued when the block ends
+            refuse_metrics(store)
+    assert failure.value.mlflow_run_id == recorder.run_id  # type: ignore[attr-defined]
+    run = client.get_run(recorder.run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags[RUN_STATUS_TAG] == "failed"
+    assert run.data.tags["error"].startswith("RecordingError: ")
 
 
-def test_paths_are_sent_absolute(tmp_path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert recorder.absolute("models/model.keras") == str(tmp_path / "models" / "model.keras")
+class Unwritable:
+    """Make the store's file unwritable, even by root (immutable), and writable again."""
 
+    def __init__(self, database: Path) -> None:
+        self.database, self.frozen = database, False
 
-class RacingClient:
-    """A store where another job inserted the same dataset first `losses` times."""
+    def __enter__(self) -> None:
+        done = subprocess.run(["chattr", "+i", str(self.database)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"chattr +i is not available here: {done.stderr.decode().strip()}")
+        self.frozen = True
 
-    def __init__(self, losses: int, message: str = "UNIQUE constraint failed: datasets.digest") -> None:
-        self.losses, self.message, self.calls = losses, message, 0
-
-    def log_inputs(self, run_id: str, datasets: list[Any]) -> None:
-        self.calls += 1
-        if self.calls <= self.losses:
-            raise RuntimeError(f"(sqlite3.IntegrityError) {self.message}")
-
-
-@pytest.fixture
-def one_partition(monkeypatch: pytest.MonkeyPatch, tmp_path) -> list[str]:
-    """A prepared folder whose train partition is a small frame; the folders read, in order."""
-    import types
-
-    import pandas as pd
-
-    import pipeline.data
-
-    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [3.0, 4.0, 5.0]})
-    (tmp_path / "train.parquet").write_bytes(b"version 1")  # only its size and time are looked at
-    reads: list[str] = []
-
-    def load_prepared(folder):
-        reads.append(folder)
-        return types.SimpleNamespace(parts={"train": frame})
-
-    monkeypatch.setattr(pipeline.data, "load_prepared", load_prepared)
-    monkeypatch.setattr(recorder, "_DATASETS", {})
-    monkeypatch.setattr(recorder.time, "sleep", lambda seconds: None)
-    return reads
-
-
-def test_a_dataset_record_is_built_once_per_partition_file(one_partition, tmp_path) -> None:
-    client = RacingClient(losses=0)
-    for run in ("a", "b"):  # two jobs of a sweep, one helper
-        recorder._log_training_data(client, "uri", run, str(tmp_path), "train", "data", "y")
-    assert client.calls == 2 and one_partition == [str(tmp_path)]
-    (tmp_path / "train.parquet").write_bytes(b"version 2, prepared again")
-    recorder._log_training_data(client, "uri", "c", str(tmp_path), "train", "data", "y")
-    assert one_partition == [str(tmp_path)] * 2  # a new file version: read again
-
-
-def test_a_dataset_record_that_loses_a_race_with_another_job_is_sent_again(one_partition, tmp_path) -> None:
-    client = RacingClient(losses=2)
-    recorder._log_training_data(client, "uri", "run", str(tmp_path), "train", "data", "y")
-    assert client.calls == 3
-
-
-def test_other_dataset_errors_are_not_retried(one_partition, tmp_path) -> None:
-    client = RacingClient(losses=1, message="disk I/O error")
-    with pytest.raises(RuntimeError, match="disk I/O error"):
-        recorder._log_training_data(client, "uri", "run", str(tmp_path), "train", "data", "y")
-    assert client.calls == 1
-
-
-class EndingClient:
-    """What a run's deferred end asks of the store."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-
-    def set_tag(self, run_id: str, key: str, value: str) -> None:
-        self.calls.append(("tag", run_id, key, value))
-
-    def set_terminated(self, run_id: str, status: str) -> None:
-        self.calls.append(("status", run_id, status))
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        raise OSError("disk full")
-
-    def log_artifact(self, run_id: str, path: str, folder: str) -> None:
-        self.calls.append(("artifact", run_id, path, folder))
+    def __exit__(self, *exc_info: object) -> None:
+        if self.frozen:
+            subprocess.run(["chattr", "-i", str(self.database)], check=True)
+            self.frozen = False
 
 
 @pytest.fixture
-def ending(monkeypatch: pytest.MonkeyPatch) -> tuple[Executor, EndingClient]:
-    return executor_with(EndingClient(), monkeypatch)
+def unwritable(store: str) -> Iterator[Unwritable]:
+    if os.geteuid() != 0:
+        pytest.skip("a file unwritable for its owner needs chattr +i, and so root")
+    frozen = Unwritable(Path(store.removeprefix("sqlite:///")))
+    yield frozen
+    frozen.__exit__()
 
 
-def test_a_deferred_end_sets_the_status_after_the_calls(ending) -> None:
-    executor, client = ending
-    executor.finish("uri", "a", "FINISHED")
-    executor.finish("uri", "b", None)  # the drawing lane's end: nothing failed, nothing to set
-    assert client.calls == [("status", "a", "FINISHED")]
+def test_a_store_file_made_unwritable_is_a_recording_error(client, paths, unwritable) -> None:
+    """Nothing can be written then, not even FAILED: the run is left unfinished (RUNNING) for
+    the sweep's end or the user to find, and never reported FINISHED."""
+    with pytest.raises(RecordingError, match="disk I/O error") as failure:
+        with tracked_run(tracking(), paths) as recorder:
+            recorder.log_metrics({"loss": 1.0}, step=1)  # still queued
+            unwritable.__enter__()  # until the run's end has failed
+    unwritable.__exit__()
+    assert failure.value.mlflow_run_id == recorder.run_id  # type: ignore[attr-defined]
+    assert client.get_run(recorder.run_id).info.status != "FINISHED"
 
 
-def test_a_deferred_end_after_a_failed_call_fails_the_run_with_the_error(ending, capsys) -> None:
-    executor, client = ending
-    executor.run("uri", "a", "log_text", ("text", "notes.txt"))
-    executor.finish("uri", "a", "FINISHED")
-    assert client.calls == [
-        ("tag", "a", "run_status", "failed"),
-        ("tag", "a", "error", "RecordingError: log_text: OSError: disk full"),
-        ("status", "a", "FAILED"),
-    ]
-    assert "error: recording run a failed: log_text: OSError: disk full" in capsys.readouterr().err
+def test_a_recording_error_names_its_cause(client, paths, store) -> None:
+    """What the user reads (the exception, the run's `error` tag) says why the store refused."""
+    with pytest.raises(RecordingError) as failure:
+        with tracked_run(tracking(), paths) as recorder:
+            recorder.log_metrics({"loss": 1.0}, step=1)
+            refuse_metrics(store)
+    assert "disk is full" in str(failure.value)
+    assert "disk is full" in client.get_run(recorder.run_id).data.tags["error"]
 
 
-def test_a_picture_is_drawn_then_logged_and_a_failed_one_is_a_warning(ending, tmp_path, capsys) -> None:
-    import pandas as pd
+class RefusingClient:
+    """MLflow's client, but a metric batch is refused (a server rejecting the request)."""
 
-    executor, client = ending
-    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 2.0]})
-    path = tmp_path / "figures" / "learning_curves.png"
-    executor.run("uri", "a", "draw", ("learning_curves", (history, path), "figures"))
-    assert path.read_bytes()[:4] == b"\x89PNG"
-    assert client.calls == [("artifact", "a", str(path), "figures")]
-    executor.run("uri", "a", "draw", ("learning_curves", (None, tmp_path / "x.png"), "figures"))
-    executor.run(None, "untracked", "draw", ("learning_curves", (history, tmp_path / "y.png"), "figures"))
-    assert (tmp_path / "y.png").is_file() and not (tmp_path / "x.png").exists()
-    assert len(client.calls) == 1  # neither the failed picture nor an untracked one is logged
-    assert "warning: picture learning_curves could not be drawn: TypeError" in capsys.readouterr().err
-    assert executor.take_errors("a") == []  # a picture is never the run's failure
+    def __init__(self, client: MlflowClient) -> None:
+        self.client = client
+
+    def log_batch(self, run_id: str, metrics: Any = (), **rest: Any) -> Any:
+        if metrics:
+            raise MlflowException("API request to /api/2.0/mlflow/runs/log-batch failed: 503")
+        return self.client.log_batch(run_id, **rest)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
 
 
-def test_pictures_of_an_untracked_run_are_drawn_by_the_helper(tmp_path) -> None:
-    import pandas as pd
+def test_a_client_whose_log_batch_raises_ends_in_a_recording_error(client, paths, monkeypatch) -> None:
+    with pytest.raises(RecordingError, match="503") as failure:
+        with tracked_run(tracking(), paths) as recorder:
+            monkeypatch.setattr(recorder, "client", RefusingClient(recorder.client))
+            recorder.log_metrics({"loss": 1.0}, step=1)
+    run = client.get_run(failure.value.mlflow_run_id)  # type: ignore[attr-defined]
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"].startswith("RecordingError: MlflowException: API request")
+    assert run.data.metrics == {}
 
-    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [2.0, 1.0], "val_loss": [2.5, 1.5]})
-    pictures = recorder.Pictures(None)
-    pictures.draw("learning_curves", history, tmp_path / "learning_curves.png")
-    pictures.wait()
-    assert (tmp_path / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+def test_a_run_is_resumed_by_its_id(client, paths) -> None:
+    with tracked_run(tracking(), paths) as first:
+        first.log_metrics({"loss": 1.0}, step=1)
+    with tracked_run(tracking(), paths, run_id=first.run_id) as again:
+        assert client.get_run(first.run_id).info.status == "RUNNING"
+        again.log_metrics({"loss": 0.5}, step=2)
+    assert again.run_id == first.run_id
+    history = client.get_metric_history(first.run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(1, 1.0), (2, 0.5)]
+    assert client.get_run(first.run_id).info.status == "FINISHED"
+
+
+def test_tracking_switched_off_records_nothing(paths, isolated_tracking) -> None:
+    with tracked_run(tracking(enabled=False), paths) as recorder:
+        assert recorder is None
+    assert not Path(isolated_tracking.removeprefix("sqlite:///")).exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.run import unknown_group_option
+from pipeline.experiments.run import unknown_group_option
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 OPTIMIZERS = "adam, momentum, momentum_decay, rmsprop, sgd"

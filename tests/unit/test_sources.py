@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import DatasetConfig, SyntheticConfig
-from pipeline.errors import PipelineError
-from pipeline.sources import download_verified, local_source, synthetic_frame
+from pipeline.core.config import DatasetConfig, SyntheticConfig
+from pipeline.core.errors import PipelineError
+from pipeline.data.sources import download_verified, local_source, synthetic_frame
 
 CSV = b"x,y\n1,2\n3,4\n5,6\n"
 

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import SplitConfig
-from pipeline.errors import PipelineError
-from pipeline.split import PARTS, fit_scaler, partition, split_sizes
+from pipeline.core.config import SplitConfig
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import PARTS
+from pipeline.data.split import fit_scaler, partition, split_sizes
 
 
 @pytest.mark.parametrize(

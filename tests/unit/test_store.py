@@ -1,17 +1,13 @@
-"""Where runs are recorded, and what of the config is recorded."""
+"""Where runs are recorded: the project root and the tracking URI (pipeline.tracking.store)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from pipeline.config import Config, PathsConfig, TrackingConfig
-from pipeline.tracking import project_root, resolve_tracking_uri
-from pipeline.train import recorded_params
-
-MakeConfig = Callable[..., Config]
+from pipeline.core.config import PathsConfig, TrackingConfig
+from pipeline.tracking.store import project_root, resolve_tracking_uri
 
 
 def tracking(uri: str | None = None) -> TrackingConfig:
@@ -86,36 +82,3 @@ def test_absolute_database_path_is_kept(tmp_path: Path, monkeypatch: pytest.Monk
     db = tmp_path / "db" / "runs.db"
     uri = resolve_tracking_uri(tracking(), paths(str(db)), root=Path("/x/repo"))
     assert uri == f"sqlite:///{db.resolve()}"
-
-
-def with_uri(cfg: Config, uri: str | None) -> Config:
-    return cfg.model_copy(update={"tracking": cfg.tracking.model_copy(update={"uri": uri})})
-
-
-@pytest.mark.parametrize(
-    ("uri", "shown"),
-    [
-        ("http://user:secret@host:5000", "http://***@host:5000"),
-        ("https://user:secret@mlflow.example.com/path", "https://***@mlflow.example.com/path"),
-        ("http://user:p@ss-secret@host:5000", "http://***@host:5000"),
-    ],
-)
-def test_recorded_params_hide_credentials(make_config: MakeConfig, uri: str, shown: str) -> None:
-    params = recorded_params(with_uri(make_config(), uri))
-    assert params["tracking.uri"] == shown
-    assert not any("secret" in str(value) for value in params.values())
-
-
-@pytest.mark.parametrize("uri", [None, "http://host:5000", "sqlite:////tmp/mlflow.db"])
-def test_recorded_params_keep_a_uri_without_credentials(make_config: MakeConfig, uri: str | None) -> None:
-    assert recorded_params(with_uri(make_config(), uri))["tracking.uri"] == uri
-
-
-def test_recorded_params_are_the_whole_config_dotted(make_config: MakeConfig) -> None:
-    params = recorded_params(make_config("optimizer=adam"))
-    assert params["optimizer.name"] == "adam"
-    assert params["optimizer.learning_rate"] == 0.001
-    assert params["optimizer.schedule.name"] == "none"
-    assert params["model.hidden_units"] == [8]
-    assert params["training.epochs"] == 5
-    assert "dataset.name" in params and "split.seed" in params

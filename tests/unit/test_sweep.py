@@ -1,17 +1,11 @@
-"""The sweep callback's decisions: which jobs failed, which tracking a remote launcher needs,
-the configs it composes once, the runs it ends."""
+"""The sweep callback's decisions (pipeline.experiments.sweep): which jobs failed, which
+tracking a remote launcher needs, the runs it ends."""
 
 from __future__ import annotations
 
-import pickle
-import shutil
-
-from omegaconf import OmegaConf
-
-from pipeline.config import TrackingConfig
-from pipeline.prepare import ensure_prepared
-from pipeline.sweep import ComposedOnce, end_unfinished, failed_children, remote_tracking_error
-from pipeline.tracking import RunSummary
+from pipeline.core.config import TrackingConfig
+from pipeline.experiments.sweep import UNFINISHED, end_unfinished, failed_children, remote_tracking_error
+from pipeline.tracking.queries import RunSummary
 
 RAY = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
 JOBLIB = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
@@ -50,55 +44,10 @@ def test_failed_jobs_come_from_job_files_and_from_runs_that_ran_elsewhere():
     assert failed[2]["error"] == "oops" and failed[2]["job"] == "job-e"
 
 
-def test_a_worker_without_the_source_file_uses_the_prepared_data_it_received(make_config, tmp_path):
-    source = tmp_path / "houses.csv"
-    source.write_text("a,b,y\n" + "".join(f"{i},{i % 7},{i * 2 % 11}\n" for i in range(60)))
-    cfg = make_config("dataset=csv", f"dataset.path={source}", "dataset.target=y")
-    prepared = ensure_prepared(cfg)  # the driver, with the file
-    shipped = tmp_path / "elsewhere.csv"
-    shutil.move(source, shipped)  # the worker has the prepared data, not the file
-    assert ensure_prepared(cfg) == prepared
-
-
-class CountingLoader:
-    """Hydra's config loader, reduced to what a sweep asks of it, counting compositions."""
-
-    def __init__(self) -> None:
-        self.composed = 0
-        self.search_path = "conf/"
-
-    def load_sweep_config(self, master_config, overrides):
-        self.composed += 1
-        return OmegaConf.create({"overrides": list(overrides), "hydra": {"job": {"num": None}}})
-
-
-def test_a_job_config_is_composed_once_for_validation_and_launch():
-    loader = CountingLoader()
-    configs = ComposedOnce(loader)
-    master = OmegaConf.create({})
-    validated = configs.load_sweep_config(master, ["optimizer=adam"])  # the sweeper validates
-    validated.hydra.job.num = 99  # what the asker does to its copy stays there
-    launched = configs.load_sweep_config(master, ["optimizer=adam"])  # the launcher runs it
-    assert loader.composed == 1
-    assert launched.overrides == ["optimizer=adam"] and launched.hydra.job.num is None
-    configs.load_sweep_config(master, ["optimizer=adam"])  # a third ask composes again
-    assert loader.composed == 2
-    assert configs.search_path == "conf/"  # the rest is the wrapped loader's
-
-
-def test_a_pickled_loader_travels_without_the_kept_configs():
-    configs = ComposedOnce(CountingLoader())
-    configs.load_sweep_config(OmegaConf.create({}), ["optimizer=sgd"])
-    copy = pickle.loads(pickle.dumps(configs))
-    assert copy._composed == {} and configs._composed
-    copy.load_sweep_config(OmegaConf.create({}), ["optimizer=sgd"])
-    assert copy._loader.composed == 2  # its own loader composed it again
-
-
-def test_children_left_running_are_failed_with_the_reason(make_config, tmp_path):
+def test_children_left_running_are_failed_with_the_reason(make_config, tmp_path, store):
     from mlflow import MlflowClient
 
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    uri = store
     client = MlflowClient(uri)
     experiment = client.create_experiment("e", artifact_location=(tmp_path / "artifacts").as_uri())
     running = client.create_run(experiment).info.run_id
@@ -110,9 +59,10 @@ def test_children_left_running_are_failed_with_the_reason(make_config, tmp_path)
     ]
     ended = end_unfinished(tracking(uri=uri), make_config().paths, runs)
     assert [r.status for r in ended] == ["FAILED", "FINISHED"]
-    assert ended[0].tags["run_status"] == "failed" and "recording process" in ended[0].tags["error"]
+    assert ended[0].tags["run_status"] == "failed" and ended[0].tags["error"] == UNFINISHED
     stored = client.get_run(running)
     assert stored.info.status == "FAILED" and stored.data.tags["run_status"] == "failed"
+    assert stored.data.tags["error"] == UNFINISHED
     assert client.get_run(finished).info.status == "FINISHED"
     assert failed_children(ended, []) == [
         {"job": "job-0", "run_id": running, "error": ended[0].tags["error"], "overrides": []}

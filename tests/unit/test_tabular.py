@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.tabular import read_table
+from pipeline.core.errors import PipelineError
+from pipeline.data.tabular import read_table
 
 
 def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
@@ -63,7 +63,7 @@ def test_single_column_file_is_fine(tmp_path: Path) -> None:
 
 
 def test_a_file_too_large_for_memory_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from pipeline import tabular
+    from pipeline.data import tabular
 
     path = tmp_path / "big.csv"
     path.write_text("a,b\n" + "1,2\n" * 1000)
@@ -75,7 +75,7 @@ def test_a_file_too_large_for_memory_is_refused_before_it_is_read(tmp_path, monk
 
 
 def test_a_file_that_fits_is_read(tmp_path):
-    from pipeline import tabular
+    from pipeline.data import tabular
 
     path = tmp_path / "small.csv"
     path.write_text("a,b\n1,2\n")
@@ -105,7 +105,7 @@ def test_messages_name_the_label_instead_of_the_path(tmp_path: Path) -> None:
     ("size", "text"), [(0, "0 bytes"), (1023, "1023 bytes"), (4096, "4.0 KiB"), (3 * 2**30 // 2, "1.5 GiB")]
 )
 def test_sizes_read_in_the_unit_that_fits(size: int, text: str) -> None:
-    from pipeline.tabular import human_size
+    from pipeline.data.tabular import human_size
 
     assert human_size(size) == text
 
