@@ -191,7 +191,7 @@ def tracked_run(
     try:
         recorder.end(recorder.status)
     except Exception as err:
-        summary = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        summary = f"{type(err).__name__}: {' '.join(str(err).split())[:1000]}"  # the cause may be on any line
         _fail(recorder, "FAILED", {RUN_STATUS_TAG: "failed", "error": f"RecordingError: {summary}"[:5000]})
         failure = RecordingError(summary)
         failure.mlflow_run_id = recorder.run_id  # type: ignore[attr-defined]  # no second FAILED run
