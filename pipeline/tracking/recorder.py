@@ -91,8 +91,8 @@ class RunRecorder:
         from mlflow.entities import RunTag
 
         items = [RunTag(k, str(v)) for k, v in tags.items() if v is not None]
-        if items:
-            self.client.log_batch(self.run_id, tags=items)
+        for start in range(0, len(items), PARAMS_PER_BATCH):  # MLflow takes 100 tags a batch too
+            self.client.log_batch(self.run_id, tags=items[start : start + PARAMS_PER_BATCH])
 
     def log_text(self, text: str, artifact_file: str) -> None:
         self.client.log_text(self.run_id, text, artifact_file)
