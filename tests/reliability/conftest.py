@@ -92,7 +92,7 @@ def run_pipeline(
     absl's (installed when TensorFlow is imported, bound to pytest's capture stream at the
     time) closes its stream on close, which kills pytest's output capture. The real command
     with Hydra's logging is run as a subprocess in test_bad_config.py."""
-    from pipeline import run
+    from pipeline.experiments import run
 
     def call(*overrides: str) -> Outcome:
         monkeypatch.chdir(ROOT)

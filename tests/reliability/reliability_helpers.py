@@ -35,7 +35,7 @@ def store_runs(uri: str) -> list[Any]:
         return []
     from mlflow import MlflowClient
 
-    from pipeline.tracking import store_lock
+    from pipeline.tracking.store import store_lock
 
     with store_lock(uri):  # a job may be creating the store right now: never migrate beside it
         client = MlflowClient(uri)

@@ -15,7 +15,7 @@ from typing import get_args
 import pytest
 from reliability_helpers import ROOT, error_line, store_runs, subprocess_env
 
-from pipeline.config import Activation, DatasetName, Initializer, OptimizerName, ScheduleName
+from pipeline.core.config import Activation, DatasetName, Initializer, OptimizerName, ScheduleName
 
 MISSING_DATA = ("dataset=csv", "dataset.target=y")
 

@@ -3,7 +3,7 @@ exit status 2, no traceback, no half-written stage output, and no run recorded F
 
 The stages run as users run them: each stage's `main` under `run_cli` reading a composed
 `params.yaml` in a scratch folder (in-process: the same code path, without a Python start
-per scenario), `python -m pipeline.ingest` / `pipeline.normalize` as subprocesses, and
+per scenario), `python -m pipeline.stages.ingest` / `pipeline.stages.normalize` as subprocesses, and
 `python -m pipeline.run`'s Hydra entry point.
 """
 
@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 from reliability_helpers import ROOT, Outcome, error_line, leftovers, store_runs, subprocess_env
 
-from pipeline.compose import compose_params
-from pipeline.errors import run_cli
+from pipeline.core.errors import run_cli
+from pipeline.experiments.compose import compose_params
 
 STAGES = ("ingest", "normalize", "split")
 PARTS = ("train", "validation", "test")
@@ -128,7 +128,7 @@ def workdir(tmp_path: Path, path_overrides: list[str]):
 
 @pytest.fixture
 def run_stages(workdir, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]):
-    """Run ingest, normalize, split as `python -m pipeline.<stage>` does (main under run_cli),
+    """Run ingest, normalize, split as `python -m pipeline.stages.<stage>` does (main under run_cli),
     stopping at the first that fails."""
 
     def run(csv: Path, *overrides: str) -> Outcome:
@@ -136,7 +136,7 @@ def run_stages(workdir, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFi
         code, stage = 0, STAGES[0]
         for stage in STAGES:
             try:
-                run_cli(importlib.import_module(f"pipeline.{stage}").main)
+                run_cli(importlib.import_module(f"pipeline.stages.{stage}").main)
             except SystemExit as stop:
                 code = int(stop.code or 0)
             if code:
@@ -179,7 +179,7 @@ def test_bad_data_stops_its_stage_with_one_line(name: str, data_file, run_stages
 def test_a_file_too_large_for_memory_is_refused_before_it_is_copied(
     data_file, run_stages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline import tabular
+    from pipeline.data import tabular
 
     csv = data_file(table("x1,x2,y", *GOOD * 100))
     monkeypatch.setattr(tabular, "available_memory", lambda: 4096)  # bytes
@@ -197,7 +197,7 @@ def test_stage_commands_exit_2_with_one_line(name: str, commands: int, data_file
     work = workdir(csv, *bad.overrides)
     for stage in STAGES[:commands]:
         done = subprocess.run(
-            [sys.executable, "-m", f"pipeline.{stage}"],
+            [sys.executable, "-m", f"pipeline.stages.{stage}"],
             cwd=work,
             env=subprocess_env(),
             capture_output=True,
@@ -248,7 +248,7 @@ def finite_json(value: object) -> bool:
 def test_a_constant_column_is_kept_unscaled_or_dropped_as_configured(
     policy, said, inputs, data_file, run_stages, make_config, tmp_path, isolated_tracking, record_runs
 ) -> None:
-    from pipeline.run import run_job
+    from pipeline.experiments.job import run_job
 
     csv = data_file(table("x1,c,x2,y", *[row.replace(",", ",7,", 1) for row in GOOD]))
     setting = f"dataset.constant_columns={policy}"

@@ -10,8 +10,8 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.run import run_job
+from pipeline.core.errors import PipelineError
+from pipeline.experiments.job import run_job
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,8 +54,8 @@ def test_a_planted_credential_never_reaches_the_recorded_run(
 
 
 def test_credentials_in_a_tracking_uri_are_masked_in_params():
-    from pipeline.compose import compose_config
-    from pipeline.train import recorded_params
+    from pipeline.experiments.compose import compose_config
+    from pipeline.tracking.records import recorded_params
 
     cfg = compose_config(["tracking.uri=http://alice:planted-pw@tracking.example:5000"], ROOT / "conf")
     params = recorded_params(cfg)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.run import run_job
+from pipeline.experiments.job import run_job
 
 FEATURES = ["Page total likes", "Type", "Category", "Post Month", "Post Weekday", "Post Hour", "Paid"]
 
@@ -43,7 +43,7 @@ def test_a_category_never_seen_in_training_is_refused_by_name(facebook_model):
 def test_the_logged_model_predicts_where_the_project_is_not_installed(
     make_config, facebook_csv, tmp_path, isolated_tracking
 ):
-    """The model carries the part of the package it needs (pipeline.recorder.SERVING_MODULES):
+    """The model carries the part of the package it needs (pipeline.tracking.records.SERVING_MODULES):
     loaded in a process that cannot import the project, it gives the same predictions."""
     import json
     import subprocess

@@ -6,7 +6,7 @@ epochs), the split stage fails on a bad `params.yaml` (more validation rows than
 has) after ingest and normalize have finished. Fixing it and running `dvc repro` again must
 skip the finished stages and run only the rest, and give the same partitions and metrics as
 an uninterrupted run: the five stage commands, in order, on the same params.yaml in a fresh
-folder (in-process, under `run_cli`, as `python -m pipeline.<stage>` runs them: a `dvc repro -f`
+folder (in-process, under `run_cli`, as `python -m pipeline.stages.<stage>` runs them: a `dvc repro -f`
 would cost five more Python starts, two of them importing TensorFlow).
 """
 
@@ -24,7 +24,7 @@ import pytest
 import yaml
 from reliability_helpers import ROOT, leftovers
 
-from pipeline.errors import run_cli
+from pipeline.core.errors import run_cli
 
 STAGES = ("ingest", "normalize", "split", "train", "evaluate")
 DONE, REST = STAGES[:2], STAGES[2:]
@@ -62,7 +62,7 @@ def uninterrupted(
     monkeypatch.chdir(folder)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     for stage in STAGES:
-        run_cli(importlib.import_module(f"pipeline.{stage}").main)
+        run_cli(importlib.import_module(f"pipeline.stages.{stage}").main)
     return snapshot(folder)
 
 

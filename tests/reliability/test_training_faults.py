@@ -3,11 +3,13 @@ stage output is ever half-written.
 
 - an exception inside training: non-zero exit, the run FAILED with an `error` tag and an
   `error.txt` traceback artifact, nothing recorded FINISHED
-- Ctrl-C (SIGINT) during `python -m pipeline.run`: exit 130, the run KILLED, the job's
-  outputs complete or absent
+- Ctrl-C (SIGINT, to the job's process group as a terminal sends it) or SIGTERM during
+  `python -m pipeline.run`: exit 130, one line, the run KILLED, the job's outputs complete
+  or absent; in a sweep's second job too (a known failure: the pictures' worker process)
 - a crash while the split stage writes: no half-written processed folder, no temporary
   leftovers, an earlier output kept whole
-- the process that records the run dies: the run FAILED saying so, the next run records
+- the store refuses a write while a run records (disk full): the run FAILED saying so, the
+  next run records; in a sweep the other jobs record in full and the sweep names the job
 - a job started without MLFLOW_DISABLE_TELEMETRY still runs with MLflow's telemetry off
 """
 
@@ -16,20 +18,27 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
+import sqlalchemy
 from reliability_helpers import ROOT, error_line, leftovers, store_runs, subprocess_env
 
-from pipeline import engine, io, split
-from pipeline.ingest import ingest
-from pipeline.normalize import normalize_stage
-from pipeline.tracking import store_lock
+from pipeline.core import io
+from pipeline.core.files import MANIFEST_FILE, SCALER_FILE
+from pipeline.data import split
+from pipeline.data.normalize import normalize_folder
+from pipeline.data.raw import ingest
+from pipeline.model import engine
+from pipeline.tracking.store import store_lock
 
 EXPERIMENT = "keras-regression"
 
@@ -66,8 +75,9 @@ def test_an_exception_inside_training_ends_the_run_failed_with_the_error_and_its
     record_runs(1, len(runs))
 
     assert outcome.code == 1, outcome
-    # Hydra reports an unexpected error with its traceback (see the known failure below)
-    assert "RuntimeError: simulated device failure in epoch 2" in outcome.stderr, outcome.stderr
+    # one line naming the error and the file with its traceback
+    line = error_line(outcome.stderr)
+    assert "RuntimeError: simulated device failure in epoch 2 (traceback in " in line, line
     assert len(runs) == 1, [(r.info.run_name, r.info.status) for r in runs]
     run = runs[0]
     assert run.info.status == "FAILED", run.info.status
@@ -89,30 +99,89 @@ def test_an_exception_inside_training_ends_the_run_failed_with_the_error_and_its
     assert leftovers(job) == []
 
 
-def test_a_recording_process_that_dies_mid_run_fails_the_run_and_the_next_run_records(
-    run_pipeline, isolated_tracking, monkeypatch, record_runs
+DISK_FULL = "database or disk is full"
+
+
+class StoreFault:
+    """MLflow's SQLite store refuses the next write of metrics once `arm()` is called, as a
+    store whose disk just filled up does: SQLite's OperationalError inside the store's
+    transaction (rolled back), which MLflow raises as an MlflowException. One write fails;
+    the store works again afterwards, so the run can still be ended with the truth. Where
+    the failed write lands depends on timing (metrics are sent in batches, at the latest
+    when the run ends), so the scenarios check what the user sees, not which call failed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        self.armed = False
+        self.fired = 0
+        real_log_metrics = SqlAlchemyStore._log_metrics
+
+        def log_metrics(store, run_id, metrics):
+            if self.armed and metrics:
+                self.armed = False
+                self.fired += 1
+                raise sqlalchemy.exc.OperationalError(
+                    "INSERT INTO metrics", {}, sqlite3.OperationalError(DISK_FULL)
+                )
+            return real_log_metrics(store, run_id, metrics)
+
+        monkeypatch.setattr(SqlAlchemyStore, "_log_metrics", log_metrics)
+
+    def arm(self) -> None:
+        self.armed = True
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "at_the_end",
+        pytest.param(
+            "every_epoch",
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason=(
+                    "a store error raised during training is reported as `MlflowException: "
+                    "<SQLAlchemy's message>`, three lines (only the error at the run's end is "
+                    "joined into one line, 41ba058)"
+                ),
+            ),
+        ),
+    ],
+)
+def test_a_recording_failure_mid_run_fails_the_run_and_the_next_run_records(
+    run_pipeline, isolated_tracking, monkeypatch, tmp_path, record_runs, sent
 ):
-    """The helper process that records a run (pipeline/recorder.py) is killed in epoch 2: the
-    run ends FAILED saying so, the command exits 1 with one line, and the next run in the
-    same process starts a new helper and records in full."""
-    from pipeline import recorder
+    """The store refuses the run's metrics from epoch 2 on (the disk fills up): the run ends
+    FAILED saying why, the command exits 1 with one line, and the next run in the same
+    process records in full (nothing is left broken in the process). The refused write is
+    either the one at the run's end (a short run: metrics are sent in batches, at least
+    every FLUSH_EVERY_S) or one during training (a long run, here: metrics sent each epoch)."""
+    if sent == "every_epoch":
+        from pipeline.tracking import recorder
 
-    def kill_the_helper(row):
+        monkeypatch.setattr(recorder, "FLUSH_EVERY_S", -1.0)
+    fault = StoreFault(monkeypatch)
+
+    def fail_the_store(row):
         if row["epoch"] == 2:
-            helper = recorder.shared_helper()
-            helper.process.kill()
-            helper.process.wait()
+            fault.arm()
 
-    real_train = after_each_epoch(monkeypatch, kill_the_helper)
+    real_train = after_each_epoch(monkeypatch, fail_the_store)
     outcome = run_pipeline("training.epochs=5")
     runs = store_runs(isolated_tracking)
     record_runs(1, len(runs))
+    assert fault.fired == 1, fault.fired
     assert outcome.code == 1, outcome
-    line = error_line(outcome.stderr)
-    assert "RecordingError: the recording process is gone" in line, line
-    assert [r.info.status for r in runs] == ["FAILED"]
+    assert [r.info.status for r in runs] == ["FAILED"], [(r.info.run_name, r.info.status) for r in runs]
     assert runs[0].data.tags["run_status"] == "failed", runs[0].data.tags
-    assert "the recording process is gone" in runs[0].data.tags["error"]
+    assert DISK_FULL in runs[0].data.tags["error"], runs[0].data.tags
+    record = json.loads((tmp_path / "job" / "job.json").read_text(encoding="utf-8"))
+    assert record["status"] == "failed" and record["run_id"] == runs[0].info.run_id, record
+    line = error_line(outcome.stderr)
+    assert DISK_FULL in line, line
+    assert "(traceback in " in line, outcome.stderr  # the whole message on its one line
 
     monkeypatch.setattr(engine, "train", real_train)
     again = run_pipeline("training.epochs=5")
@@ -120,19 +189,19 @@ def test_a_recording_process_that_dies_mid_run_fails_the_run_and_the_next_run_re
     runs = store_runs(isolated_tracking)
     record_runs(1, len(runs) - 1)
     finished = [r for r in runs if r.info.status == "FINISHED"]
-    assert len(finished) == 1, [(r.info.run_name, r.info.status) for r in runs]
+    assert len(runs) == 2 and len(finished) == 1, [(r.info.run_name, r.info.status) for r in runs]
     client = mlflow.MlflowClient(isolated_tracking)
     assert [m.step for m in client.get_metric_history(finished[0].info.run_id, "val_loss")] == [1, 2, 3, 4, 5]
     assert "model_uri" in finished[0].data.tags
 
 
 def test_an_unexpected_error_in_a_job_ends_with_one_error_line(run_pipeline, monkeypatch):
-    from pipeline import run
+    from pipeline.experiments import job
 
     def crash(*args, **kwargs):
         raise RuntimeError("simulated crash inside the job")
 
-    monkeypatch.setattr(run, "run_job", crash)
+    monkeypatch.setattr(job, "run_job", crash)  # pipeline.experiments.run._job looks it up there
     outcome = run_pipeline()
     assert outcome.code == 1, outcome  # an internal error, not the user's (those exit 2)
     line = error_line(outcome.stderr)
@@ -141,12 +210,69 @@ def test_an_unexpected_error_in_a_job_ends_with_one_error_line(run_pipeline, mon
     assert 'raise RuntimeError("simulated crash inside the job")' in trace.read_text()
 
 
+def interrupt(
+    command: list[str], store: str, is_long: Callable[[Any], bool], sig: int, group: bool
+) -> tuple[int | None, str, str | None, Any]:
+    """Start `command` in a session of its own, wait until the run `is_long` picks has
+    recorded 20 epochs, then send `sig` to the job, or with `group` to every process of its
+    session, as a terminal's Ctrl-C does (the job's own children included). Returns the exit
+    status, stderr, that run's id (None if it never got going) and a client of the store."""
+    env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="2", MLFLOW_DISABLE_TELEMETRY="true")
+    job = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own: the job and its children, not pytest
+        # Ctrl-C's default, as in a terminal: a test runner started in the background by a
+        # shell without job control inherits SIGINT ignored, and Python then never raises
+        # KeyboardInterrupt (the job trained on and the test timed out)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    with store_lock(store):  # the job creates the store at the same time: never migrate beside it
+        client = mlflow.MlflowClient(store)
+    deadline = time.monotonic() + 180
+    run_id = None
+    try:
+        while time.monotonic() < deadline and job.poll() is None:  # wait until it trains
+            time.sleep(1)
+            try:
+                runs = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
+            except Exception:  # the store or the experiment is not there yet
+                continue
+            long = [r for r in runs if is_long(r)]
+            if long and len(client.get_metric_history(long[0].info.run_id, "val_loss")) >= 20:
+                run_id = long[0].info.run_id
+                break
+        if group:
+            os.killpg(job.pid, sig)
+        else:
+            job.send_signal(sig)
+        _, stderr = job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.communicate()
+    return job.returncode, stderr, run_id, client
+
+
+def assert_one_interrupted_line(stderr: str) -> None:
+    assert "interrupted" in stderr, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[max(stderr.index("Traceback") - 500, 0) :][:6000]
+
+
 @pytest.mark.parametrize(
-    ("sig", "name"), [(signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")], ids=["sigint", "sigterm"]
+    ("sig", "name", "group"),
+    [(signal.SIGINT, "SIGINT", True), (signal.SIGTERM, "SIGTERM", False)],
+    ids=["sigint", "sigterm"],
 )
 def test_ctrl_c_during_training_ends_the_run_killed_and_leaves_outputs_whole_or_absent(
-    tmp_path, path_overrides, record_runs, sig, name
+    tmp_path, path_overrides, record_runs, sig, name, group
 ):
+    """SIGINT as Ctrl-C sends it (to the job's whole process group); SIGTERM as `kill PID`
+    or a scheduler sends it (to the job)."""
     store = f"sqlite:///{tmp_path / 'store.db'}"
     job_dir = tmp_path / "run"
     command = [
@@ -158,43 +284,11 @@ def test_ctrl_c_during_training_ends_the_run_killed_and_leaves_outputs_whole_or_
         f"hydra.run.dir={job_dir}",
         *path_overrides,
     ]
-    env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="2", MLFLOW_DISABLE_TELEMETRY="true")
-    job = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # Ctrl-C's default, as in a terminal: a test runner started in the background by a
-        # shell without job control inherits SIGINT ignored, and Python then never raises
-        # KeyboardInterrupt (the job trained on and the test timed out)
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    with store_lock(store):  # the job creates the store at the same time: never migrate beside it
-        client = mlflow.MlflowClient(store)
-    deadline = time.monotonic() + 120
-    run_id = None
-    try:
-        while time.monotonic() < deadline and job.poll() is None:  # wait until it trains
-            time.sleep(1)
-            try:
-                runs = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
-            except Exception:  # the store or the experiment is not there yet
-                continue
-            if runs and len(client.get_metric_history(runs[0].info.run_id, "val_loss")) >= 20:
-                run_id = runs[0].info.run_id
-                break
-        job.send_signal(sig)  # SIGINT: what Ctrl-C sends; SIGTERM: what a scheduler or `kill` sends
-        _, stderr = job.communicate(timeout=60)
-    finally:
-        if job.poll() is None:
-            job.kill()
-            job.communicate()
+    code, stderr, run_id, client = interrupt(command, store, lambda run: True, sig, group)
     record_runs(1, len(store_runs(store)))
     assert run_id is not None, f"the run never got going: {stderr[-3000:]}"
-    assert job.returncode == 130, stderr[-3000:]
-    assert "interrupted" in stderr and "Traceback" not in stderr, stderr[-3000:]
+    assert code == 130, stderr[-3000:]
+    assert_one_interrupted_line(stderr)
     run = client.get_run(run_id)
     assert run.info.status == "KILLED", f"{name}: the run ended {run.info.status}"
     assert run.data.tags["run_status"] == "killed", run.data.tags
@@ -210,13 +304,55 @@ def test_ctrl_c_during_training_ends_the_run_killed_and_leaves_outputs_whole_or_
         assert leftovers(folder.parent) == [], leftovers(folder.parent)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "Ctrl-C also reaches the pictures' worker process (pipeline.reports.plots.drawing_pool, "
+        "d4bb4a0), which does not ignore SIGINT: it prints a KeyboardInterrupt traceback"
+    ),
+)
+def test_ctrl_c_during_a_sweep_ends_the_running_job_killed_with_one_line(
+    tmp_path, path_overrides, record_runs
+):
+    """Ctrl-C in the second job of a sequential sweep, once the first job's pictures have
+    been drawn (so every process the sweep started is there): exit 130, one line, the
+    running job's run KILLED, the finished one FINISHED."""
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.run",
+        "-m",
+        "training.epochs=2,1000000",
+        f"tracking.uri={store}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        *path_overrides,
+    ]
+
+    def is_long(run: Any) -> bool:
+        return run.data.params.get("training.epochs") == "1000000"
+
+    code, stderr, run_id, client = interrupt(command, store, is_long, signal.SIGINT, group=True)
+    runs = store_runs(store)
+    record_runs(3, len(runs))  # two jobs and the sweep's parent
+    assert run_id is not None, f"the second job never got going: {stderr[-3000:]}"
+    assert code == 130, stderr[-3000:]
+    jobs = {r.data.params.get("training.epochs"): r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    assert set(jobs) == {"2", "1000000"}, [(r.info.run_name, r.data.params) for r in runs]
+    assert jobs["2"].info.status == "FINISHED", jobs["2"].info
+    assert jobs["1000000"].info.status == "KILLED", jobs["1000000"].info
+    assert jobs["1000000"].data.tags["run_status"] == "killed", jobs["1000000"].data.tags
+    assert_one_interrupted_line(stderr)
+
+
 @pytest.fixture
 def normalized(make_config):
     """The default data set through the ingest and normalize stages, every path in tmp_path."""
     cfg = make_config()
     raw = Path(cfg.paths.raw_dir)
-    ingest(cfg, raw)
-    normalize_stage(cfg, raw, Path(cfg.paths.interim_dir))
+    ingest(cfg.dataset, Path(cfg.paths.download_dir), raw)
+    normalize_folder(cfg.dataset, raw, Path(cfg.paths.interim_dir))
     return cfg
 
 
@@ -228,26 +364,26 @@ def test_a_crash_while_split_writes_leaves_no_half_written_output(normalized, mo
     real_write_json = split.write_json
 
     def crash_on_manifest(path, data):
-        if Path(path).name == split.MANIFEST_FILE:
+        if Path(path).name == MANIFEST_FILE:
             parts = sorted(p.name for p in Path(path).parent.iterdir())
-            assert "train.parquet" in parts and split.SCALER_FILE in parts, parts  # half written
+            assert "train.parquet" in parts and SCALER_FILE in parts, parts  # half written
             raise OSError(28, "No space left on device")
         real_write_json(path, data)
 
     monkeypatch.setattr(split, "write_json", crash_on_manifest)
     with pytest.raises(OSError, match="No space left"):
-        split.split_stage(cfg, interim, processed)
+        split.split_folder(cfg.dataset, cfg.split, interim, processed)
     assert not processed.exists()
     assert leftovers(processed.parent) == []
 
     monkeypatch.setattr(split, "write_json", real_write_json)
-    split.split_stage(cfg, interim, processed)
+    split.split_folder(cfg.dataset, cfg.split, interim, processed)
     before = {p.name: p.read_bytes() for p in processed.iterdir()}
-    assert split.MANIFEST_FILE in before
+    assert MANIFEST_FILE in before
 
     monkeypatch.setattr(split, "write_json", crash_on_manifest)
     with pytest.raises(OSError, match="No space left"):
-        split.split_stage(cfg, interim, processed)
+        split.split_folder(cfg.dataset, cfg.split, interim, processed)
     assert {p.name: p.read_bytes() for p in processed.iterdir()} == before
     assert leftovers(processed.parent) == []
 
@@ -284,10 +420,12 @@ def test_atomic_writes_leave_the_target_absent_or_as_it_was_when_the_writer_fail
 
 TELEMETRY_PROBE = textwrap.dedent(
     """
-    # Loaded by `site` at start-up: records what the job does about MLflow's telemetry.
+    # Loaded by `site` at start-up in every Python process of the job (the job itself, the
+    # pictures' worker, multiprocessing's resource tracker, ...): records, one file per
+    # process, what each does about MLflow's telemetry.
     import atexit, json, os, socket, sys, threading
 
-    _report = os.environ["TELEMETRY_PROBE_REPORT"]
+    _report = os.path.join(os.environ["TELEMETRY_PROBE_DIR"], f"{os.getpid()}.json")
     _attempts = []
     _threads = []
     _LOCAL = {"localhost", "127.0.0.1", "::1", "", None}
@@ -321,6 +459,8 @@ TELEMETRY_PROBE = textwrap.dedent(
         telemetry = sys.modules.get("mlflow.telemetry")
         utils = sys.modules.get("mlflow.telemetry.utils")
         state = {
+            "argv": sys.argv,
+            "ran_a_job": "pipeline.experiments.job" in sys.modules,
             "mlflow_imported": "mlflow" in sys.modules,
             "client": repr(telemetry.get_telemetry_client()) if telemetry else "not imported",
             "disabled": utils.is_telemetry_disabled() if utils else None,
@@ -358,20 +498,27 @@ CI_MARKERS = (
 )
 
 
+def probe_reports(folder: Path) -> list[dict]:
+    """What TELEMETRY_PROBE saw, one report per Python process that ran with it."""
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+
+
 def test_a_job_started_without_telemetry_settings_runs_with_mlflow_telemetry_off(
     tmp_path, path_overrides, record_runs
 ):
     """`python -m pipeline.run` with none of MLflow's off switches in its environment: MLflow
     (imported only after `tracking.quiet_environment` ran) never creates its telemetry client,
-    starts no telemetry thread and tries no connection off this machine. A sitecustomize.py
-    watches the real command from start-up to exit, and refuses any such connection."""
+    and no process of the job (the job's own, and any it starts) runs a telemetry thread or
+    tries a connection off this machine. A sitecustomize.py watches every Python process of
+    the real command from start-up to exit, and refuses any such connection."""
     probe = tmp_path / "probe"
     probe.mkdir()
     (probe / "sitecustomize.py").write_text(TELEMETRY_PROBE, encoding="utf-8")
-    report = tmp_path / "telemetry.json"
+    reports = tmp_path / "telemetry"
+    reports.mkdir()
     store = f"sqlite:///{tmp_path / 'store.db'}"
     env = {k: v for k, v in subprocess_env().items() if k not in CI_MARKERS}
-    env.update(PYTHONPATH=str(probe), TELEMETRY_PROBE_REPORT=str(report), TF_CPP_MIN_LOG_LEVEL="2")
+    env.update(PYTHONPATH=str(probe), TELEMETRY_PROBE_DIR=str(reports), TF_CPP_MIN_LOG_LEVEL="2")
     command = [
         sys.executable,
         "-m",
@@ -386,13 +533,17 @@ def test_a_job_started_without_telemetry_settings_runs_with_mlflow_telemetry_off
     record_runs(1, len(runs))
     assert done.returncode == 0, done.stderr[-3000:]
     assert [r.info.status for r in runs] == ["FINISHED"]
-    state = json.loads(report.read_text(encoding="utf-8"))
+    states = probe_reports(reports)
+    jobs = [s for s in states if s["ran_a_job"]]
+    assert len(jobs) == 1, states  # the job's own process
+    state = jobs[0]
     assert state["mlflow_imported"], state
     assert state["env"]["MLFLOW_DISABLE_TELEMETRY"] == "true", state
     assert state["disabled"] is True, state
     assert state["client"] == "None", f"MLflow created its telemetry client: {state}"
-    assert state["threads"] == [], f"telemetry threads started: {state}"
-    assert state["attempts"] == [], f"connections off this machine were tried: {state}"
+    for state in states:  # the job's process and every process it started
+        assert state["threads"] == [], f"telemetry threads started: {state}"
+        assert state["attempts"] == [], f"connections off this machine were tried: {state}"
 
 
 def test_the_telemetry_probe_sees_telemetry_when_nothing_switches_it_off(tmp_path):
@@ -400,34 +551,32 @@ def test_the_telemetry_probe_sees_telemetry_when_nothing_switches_it_off(tmp_pat
     probe = tmp_path / "probe"
     probe.mkdir()
     (probe / "sitecustomize.py").write_text(TELEMETRY_PROBE, encoding="utf-8")
-    report = tmp_path / "telemetry.json"
+    reports = tmp_path / "telemetry"
+    reports.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in CI_MARKERS}
-    env.update(PYTHONPATH=str(probe), TELEMETRY_PROBE_REPORT=str(report), HOME=str(tmp_path))
+    env.update(PYTHONPATH=str(probe), TELEMETRY_PROBE_DIR=str(reports), HOME=str(tmp_path))
     subprocess.run([sys.executable, "-c", "import mlflow"], env=env, check=True, timeout=120)
-    state = json.loads(report.read_text(encoding="utf-8"))
-    assert state["disabled"] is False and state["client"] != "None", state
+    states = probe_reports(reports)
+    assert len(states) == 1, states
+    assert states[0]["disabled"] is False and states[0]["client"] != "None", states
 
 
-def test_a_recording_process_that_dies_during_a_sweep_leaves_no_run_running(
+def test_a_recording_failure_during_a_sweep_fails_its_job_and_leaves_no_run_running(
     run_pipeline, isolated_tracking, monkeypatch, tmp_path, record_runs
 ):
-    """In a sequential sweep a run's end does not wait for the recording helper (the next
-    job trains meanwhile). The helper is killed in the second job's epoch 2: whatever it had
-    not done yet is lost, so the sweep fails every run it cannot vouch for (none is left
-    RUNNING), the third job records in full with a new helper, and the sweep exits 1."""
-    from pipeline import recorder
-
+    """A sequential sweep of three jobs; the store refuses the second job's metrics from its
+    epoch 2 on. That job's run ends FAILED with the error, the first and third record in
+    full, none is left RUNNING, and the sweep exits 1 naming the failed job."""
+    fault = StoreFault(monkeypatch)
     jobs_seen: list[int] = []
 
-    def kill_in_the_second_job(row):
+    def fail_in_the_second_job(row):
         if row["epoch"] == 1:
             jobs_seen.append(1)
         if len(jobs_seen) == 2 and row["epoch"] == 2:
-            helper = recorder.shared_helper()
-            helper.process.kill()
-            helper.process.wait()
+            fault.arm()
 
-    after_each_epoch(monkeypatch, kill_in_the_second_job)
+    after_each_epoch(monkeypatch, fail_in_the_second_job)
     outcome = run_pipeline(
         "hydra.mode=MULTIRUN",
         "optimizer=sgd,adam,rmsprop",
@@ -436,32 +585,30 @@ def test_a_recording_process_that_dies_during_a_sweep_leaves_no_run_running(
     )
     runs = store_runs(isolated_tracking)
     record_runs(4, len(runs))  # three jobs and the sweep's parent
+    assert fault.fired == 1, fault.fired
     assert outcome.code == 1, outcome
     assert "Traceback" not in outcome.stderr, outcome.stderr[-3000:]
-    # runs are named <initializer>-<optimizer>-lr<rate> (the killed helper may have lost params)
+    # runs are named <initializer>-<optimizer>-lr<rate>
     by_optimizer = {
         opt: r for r in runs for opt in ("sgd", "adam", "rmsprop") if f"-{opt}-" in r.info.run_name
     }
     parents = [r for r in runs if r not in by_optimizer.values()]
     statuses = {opt: r.info.status for opt, r in by_optimizer.items()}
     assert len(by_optimizer) == 3 and len(parents) == 1, [r.info.run_name for r in runs]
-    assert "RUNNING" not in statuses.values(), statuses
-    assert statuses["adam"] == "FAILED" and statuses["rmsprop"] == "FINISHED", statuses
+    assert statuses == {"sgd": "FINISHED", "adam": "FAILED", "rmsprop": "FINISHED"}, statuses
     assert parents[0].info.status == "FAILED", parents[0].info
-    for run in runs:
-        if run.info.status == "FAILED" and run in by_optimizer.values():
-            assert run.data.tags["run_status"] == "failed" and run.data.tags["error"], run.data.tags
+    failed = by_optimizer["adam"]
+    assert failed.data.tags["run_status"] == "failed", failed.data.tags
+    assert DISK_FULL in failed.data.tags["error"], failed.data.tags
     failed_lines = [line for line in outcome.stderr.splitlines() if line.startswith("failed job ")]
-    assert any(
-        line.startswith("failed job 1 (") and "optimizer=adam" in line and "RecordingError" in line
-        for line in failed_lines
-    ), failed_lines
-    if statuses["sgd"] == "FAILED":  # the helper died before ending the first job's run
-        assert any("exited before the run was ended" in line for line in failed_lines), failed_lines
-    assert f"sweep: {len(failed_lines)} of 3 job(s) failed" in outcome.stderr, outcome.stderr[-3000:]
-    last = by_optimizer["rmsprop"]
+    assert len(failed_lines) == 1, failed_lines
+    assert failed_lines[0].startswith("failed job 1 (") and "optimizer=adam" in failed_lines[0], failed_lines
+    assert DISK_FULL in failed_lines[0], failed_lines
+    assert "sweep: 1 of 3 job(s) failed" in outcome.stderr, outcome.stderr[-3000:]
     client = mlflow.MlflowClient(isolated_tracking)
-    assert [m.step for m in client.get_metric_history(last.info.run_id, "val_loss")] == [1, 2, 3, 4]
-    assert "model_uri" in last.data.tags
-    figures = {a.path for a in client.list_artifacts(last.info.run_id, "figures")}
-    assert "figures/learning_curves.png" in figures, figures
+    for optimizer in ("sgd", "rmsprop"):
+        run = by_optimizer[optimizer]
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2, 3, 4]
+        assert "model_uri" in run.data.tags
+        figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+        assert "figures/learning_curves.png" in figures, figures

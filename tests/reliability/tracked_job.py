@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pipeline.config import PathsConfig, TrackingConfig
-from pipeline.tracking import tracked_run
+from pipeline.core.config import PathsConfig, TrackingConfig
+from pipeline.tracking.recorder import tracked_run
 
 EPOCHS = 3
 
