@@ -19,5 +19,6 @@ def run_cli(main: Callable[[], object]) -> None:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.recorder.Terminated)
-        print(f"interrupted: {err or 'Ctrl-C'}; the MLflow run, if any, is marked KILLED", file=sys.stderr)
+        reason = str(err) or "Ctrl-C"
+        print(f"interrupted: {reason}; the MLflow run, if any, is marked KILLED", file=sys.stderr)
         raise SystemExit(130) from None

@@ -46,7 +46,8 @@ def _job(dict_cfg: Any) -> float:
         cfg = validate_config(OmegaConf.to_container(dict_cfg, resolve=True), "conf/ (Hydra)")
         report = run_job(cfg, out_dir, os.environ.get(PARENT_ENV), _pictures.get("pool"))
     except Exception as err:
-        message = str(err) if isinstance(err, PipelineError) else f"{type(err).__name__}: {err}"
+        text = " ".join(str(err).split())  # one line: a store's error spans several
+        message = text if isinstance(err, PipelineError) else f"{type(err).__name__}: {text}"
         record = {"status": "failed", "error": message, "overrides": overrides}
         write_json(out_dir / JOB_FILE, record | {"run_id": getattr(err, "mlflow_run_id", None)})
         if hydra_cfg.mode == RunMode.MULTIRUN:
@@ -124,7 +125,8 @@ def main() -> None:
             _pictures["pool"] = pool
             hydra.main(version_base="1.3", config_path=str(config_dir), config_name="config")(_job)()
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.recorder.Terminated)
-        print(f"interrupted: {err or 'Ctrl-C'}; the MLflow run, if any, is marked KILLED", file=sys.stderr)
+        reason = str(err) or "Ctrl-C"
+        print(f"interrupted: {reason}; the MLflow run, if any, is marked KILLED", file=sys.stderr)
         raise SystemExit(130) from None
 
 

@@ -6,6 +6,7 @@ Pure functions of the data they draw; each writes one file and returns its path.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -245,11 +246,20 @@ def draw(figure: str, args: tuple[Any, ...]) -> tuple[Path | None, str | None]:
     return path, (failures[0] if failures else None)
 
 
+def _leave_signals_to_parent() -> None:
+    """Ctrl-C and SIGTERM are the training process's to handle (it ends its run KILLED and
+    then shuts the pool down); the worker only draws."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 @contextmanager
 def drawing_pool() -> Iterator[Executor]:
     """One worker process that draws pictures with `draw`, started on first use and fresh
     (spawn: never a fork of a process that runs TensorFlow); shut down when the block ends."""
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_leave_signals_to_parent
+    )
     try:
         yield pool
     finally:

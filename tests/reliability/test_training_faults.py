@@ -136,18 +136,7 @@ class StoreFault:
     "sent",
     [
         "at_the_end",
-        pytest.param(
-            "every_epoch",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason=(
-                    "a store error raised during training is reported as `MlflowException: "
-                    "<SQLAlchemy's message>`, three lines (only the error at the run's end is "
-                    "joined into one line, 41ba058)"
-                ),
-            ),
-        ),
+        "every_epoch",
     ],
 )
 def test_a_recording_failure_mid_run_fails_the_run_and_the_next_run_records(
@@ -304,14 +293,6 @@ def test_ctrl_c_during_training_ends_the_run_killed_and_leaves_outputs_whole_or_
         assert leftovers(folder.parent) == [], leftovers(folder.parent)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "Ctrl-C also reaches the pictures' worker process (pipeline.reports.plots.drawing_pool, "
-        "d4bb4a0), which does not ignore SIGINT: it prints a KeyboardInterrupt traceback"
-    ),
-)
 def test_ctrl_c_during_a_sweep_ends_the_running_job_killed_with_one_line(
     tmp_path, path_overrides, record_runs
 ):
