@@ -1,17 +1,16 @@
-"""Cost of a run's four pictures (learning curves, layer diagnostics, predicted vs actual,
-residuals): the project's drawing (a kept figure per layout, reused), the same on a new
-figure each time, and new figures saved as before: `tight_layout`, matplotlib's default
-log-axis labels and PNG compression (docs/benchmarks.md).
+"""What do a run's four pictures cost, drawn as the project draws them, against the earlier way?
 
-    python benchmarks/pictures_cost.py [--repeats 5]
+    python benchmarks/pictures_cost.py [--repeats 5] [--json pictures_cost.json]
 
-Run from the project root. Prints the mean seconds per set of four pictures, each way.
+The four pictures (learning curves, layer diagnostics, predicted vs actual, residuals) as
+`pipeline.reports.plots` saves them (fixed margins, plain log-axis labels, zlib level 1),
+against the same figures saved as before: `tight_layout`, matplotlib's defaults
+(docs/benchmarks.md). Prints the mean seconds per set of four pictures, each way, after
+one untimed set each; the two ways alternate, one set at a time.
 """
 
 from __future__ import annotations
 
-import argparse
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from common import environment, parser, report, workspace
 
 
 def history(epochs: int = 100) -> pd.DataFrame:
@@ -37,7 +37,7 @@ def history(epochs: int = 100) -> pd.DataFrame:
 
 
 def four_pictures(folder: Path) -> list[Callable[[], Any]]:
-    from pipeline import plots
+    from pipeline.reports import plots
 
     rng = np.random.default_rng(1)
     frame = history()
@@ -55,21 +55,16 @@ def four_pictures(folder: Path) -> list[Callable[[], Any]]:
     ]
 
 
-def seconds_per_set(draws: list[Callable[[], Any]], repeats: int) -> float:
-    for draw in draws:  # warm: fonts, caches
-        draw()
+def one_set(draws: list[Callable[[], Any]]) -> float:
     started = time.perf_counter()
-    for _ in range(repeats):
-        for draw in draws:
-            draw()
-    return (time.perf_counter() - started) / repeats
+    for draw in draws:
+        draw()
+    return time.perf_counter() - started
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    from pipeline import plots
+    args = parser(__doc__, repeats=5).parse_args()
+    from pipeline.reports import plots
 
     def tight_layout_save(fig: Any, path: Path) -> Path:  # how pictures were saved before
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,22 +72,29 @@ def main() -> None:
         fig.savefig(path)
         return path
 
-    def on_new_figures(draws: list[Callable[[], Any]]) -> list[Callable[[], Any]]:
-        return [lambda draw=draw: (plots.forget_figures(), draw()) for draw in draws]
-
-    with tempfile.TemporaryDirectory() as folder:
-        draws = four_pictures(Path(folder))
-        project_save = plots._save
-        now = seconds_per_set(draws, args.repeats)
-        new_figures = seconds_per_set(on_new_figures(draws), args.repeats)
-        plots._save = tight_layout_save
-        before = seconds_per_set(on_new_figures(draws), args.repeats)
-        plots._save = project_save
-    print(
-        f"four pictures, mean of {args.repeats}: project {now:.3f}s, on new figures {new_figures:.3f}s, "
-        f"tight_layout on new figures as before {before:.3f}s"
-    )
-    print(f"ratios: project/new figures {now / new_figures:.2f}, project/before {now / before:.2f}")
+    project_save = plots._save
+    ways = {"project": project_save, "tight_layout": tight_layout_save}
+    seconds: dict[str, list[float]] = {name: [] for name in ways}
+    with workspace(args) as ws:
+        draws = four_pictures(ws.tmp / "pictures")
+        try:
+            for rep in range(args.repeats + 1):  # the first set of each way is the untimed warm-up
+                for name, save in ways.items():
+                    plots._save = save
+                    elapsed = one_set(draws)
+                    if rep:
+                        seconds[name].append(elapsed)
+        finally:
+            plots._save = project_save
+    mean = {name: sum(v) / len(v) for name, v in seconds.items()}
+    results = {"environment": environment(), "repeats": args.repeats, "seconds": seconds, "mean_s": mean}
+    results["project/tight_layout"] = mean["project"] / mean["tight_layout"]
+    lines = [
+        f"four pictures, mean of {args.repeats}: project {mean['project']:.3f}s, "
+        f"tight_layout as before {mean['tight_layout']:.3f}s",
+        f"ratio project/before: {results['project/tight_layout']:.2f}",
+    ]
+    report(results, lines, args.json)
 
 
 if __name__ == "__main__":

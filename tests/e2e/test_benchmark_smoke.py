@@ -1,5 +1,5 @@
-"""The benchmark keeps working (docs/benchmarks.md): a short run of its single-run section on
-the real Facebook data. It asserts what the run produced, never a time."""
+"""The benchmarks keep working (benchmarks/README.md, docs/benchmarks.md): each script at a
+tiny size on the real data. Asserts what each produced, never a time."""
 
 from __future__ import annotations
 
@@ -7,29 +7,85 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
 
 
-@pytest.mark.slow
-def test_the_benchmark_runs_and_reports_every_variant(tmp_path: Path) -> None:
-    result = tmp_path / "bench.json"
-    command = [sys.executable, "benchmarks/bench.py", "--only", "a,b,c,logmodel,sweep", "--repeats", "1"]
-    command += ["--epochs", "3", "--sweep-epochs", "2", "--sweep-repeats", "2", "--json", str(result)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+def bench(tmp_path: Path, script: str, *args: str, timeout: int = 900) -> tuple[dict[str, Any], str]:
+    """Run benchmarks/<script>.py with --json; its figures and its printed report."""
+    result = tmp_path / f"{script}.json"
+    command = [sys.executable, f"benchmarks/{script}.py", *args, "--json", str(result)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    numbers = json.loads(result.read_text())
-    assert set(numbers["compare"]) == {"a", "b", "c", "logmodel"}
-    for variant in numbers["compare"].values():
-        assert len(variant["seconds"]) == 1 and variant["seconds"][0] > 0
-    # the project's variants trained the same network to the same validation MSE
-    mses = {name: numbers["compare"][name]["val_mse"][0] for name in ("b", "c", "logmodel")}
-    assert len(set(mses.values())) == 1, mses
-    assert len(numbers["log_model_call_s"]) == 5
-    assert "b/c" in numbers["ratios"] and "ratios (medians)" in done.stdout
-    sweep = numbers["sweep"]  # two project sweeps (before and after the course's fits), all recorded
-    assert len(sweep["project_walls_s"]) == 2 and sweep["course_wall_s"] > 0
-    assert sweep["project_job_runs"] == 24 and sweep["project_job_runs_finished"] == 24, sweep
-    assert "speed-up: " in done.stdout
+    return json.loads(result.read_text()), done.stdout
+
+
+def positive(values: list[float]) -> bool:
+    return bool(values) and all(v > 0 for v in values)
+
+
+def test_single_run(tmp_path: Path) -> None:
+    out, printed = bench(tmp_path, "single_run", "--epochs", "3", "--repeats", "1")
+    for name in ("project", "course"):
+        assert positive([r["seconds"] for r in out["processes"][name]["runs"]]), name
+    assert out["processes"]["project"]["runs"][0]["status"] == "finished"
+    assert set(out["in_process"]) == {"recorded", "recorded_async", "tracking_off"}
+    rows = [row["runs"][0] for row in out["in_process"].values()]
+    assert positive([r["seconds"] for r in rows]) and all(r["status"] == "finished" for r in rows)
+    assert len({r["val_mse"] for r in rows}) == 1  # the same network, trained the same way
+    # warm-up and timed runs: 2 of the process, 2 each of recorded and recorded_async (off records none)
+    assert out["mlflow_runs"] == 6 and out["mlflow_runs_finished"] == 6, out
+    assert all(v is not None for v in out["ratios"].values())
+    assert "ratio project/course" in printed
+
+
+def test_fast_paths(tmp_path: Path) -> None:
+    out, printed = bench(tmp_path, "fast_paths", "--epochs", "3", "--repeats", "1")
+    assert set(out["variants"]) == {"fit", "fit_spe_jit", "fit_autolog", "fused"}
+    for row in out["variants"].values():
+        assert positive(row["seconds"]) and positive(row["val_mse"])
+    assert set(out["ratios_to_fit"]) == set(out["variants"]) and out["ratios_to_fit"]["fit"] == 1
+    assert out["autolog_runs_finished"] == 2  # the warm-up's and the timed one's
+    assert out["fused_vs_fit"]["close"], out["fused_vs_fit"]
+    assert "fused loop's final val MSE" in printed
+
+
+def test_sweep(tmp_path: Path) -> None:
+    out, printed = bench(tmp_path, "sweep", "--epochs", "2", "--repeats", "1")
+    assert out["jobs"] == 12 and out["job_runs"] == 12 and out["job_runs_finished"] == 12, out
+    assert out["mlflow_runs"] == 13  # and the sweep's parent run
+    assert positive(out["project_walls_s"]) and positive(out["course_walls_s"])
+    assert len(out["course_val_mse"]) == 12 and out["speed_up"] > 0
+    assert "speed-up: " in printed
+
+
+def test_dvc_repro(tmp_path: Path) -> None:
+    out, printed = bench(tmp_path, "dvc_repro", "--repeats", "1")
+    assert list(out["stages_s"]) == ["ingest", "normalize", "split", "train", "evaluate"]
+    assert positive(list(out["stages_s"].values())) and out["forced_s"] > 0
+    assert positive(out["noop_s"]) and "up to date" in out["noop_output"]
+    assert out["mlflow_runs_finished"] == 1
+    assert "dvc repro, nothing changed" in printed
+
+
+def test_memory(tmp_path: Path) -> None:
+    out, printed = bench(tmp_path, "memory", "--rows", "3000", "--baseline-rows", "500", "--epochs", "1")
+    for key in ("big_prepare", "big_project", "big_course", "baseline_project"):
+        assert out[key]["peak_rss_mb"] >= out[key]["rss_after_imports_mb"] > 0, key
+    assert out["big_project"]["train_rows"] == 1800 and out["big_project"]["epochs"] == 1
+    assert positive([v for v in out["rows_per_s"].values()])
+    assert {"above_imports", "less_baseline", "peak_rss_over_table", "within_2"} <= set(out["copies"])
+    assert out["copies"]["table_mb"] > 0
+    assert "copies" in printed
+
+
+def test_pictures_and_diagnostics_cost(tmp_path: Path) -> None:
+    out, _ = bench(tmp_path, "pictures_cost", "--repeats", "1")
+    assert positive(list(out["mean_s"].values())) and set(out["mean_s"]) == {"project", "tight_layout"}
+    out, _ = bench(tmp_path, "diagnostics_cost", "--repeats", "1", "--networks", "[8]", "--epochs", "3")
+    row = out["networks"]["[8]"]
+    assert row["params"] == 113 and row["off_s"] > 0 and row["on_s"] > 0
