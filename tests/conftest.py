@@ -40,6 +40,33 @@ def isolated_tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         pytest.fail(f"the test left MLflow run {active.info.run_id} active")
 
 
+def paste_into_bash(text: str) -> list[str]:
+    """The arguments bash hands a command when `text` is pasted after its name."""
+    done = subprocess.run(["bash", "-c", f"printf '%s\\0' {text}"], capture_output=True, text=True, check=True)
+    return done.stdout.split("\0")[:-1]
+
+
+@pytest.fixture
+def bash_words() -> Callable[[str], list[str]]:
+    """paste_into_bash, for tests."""
+    return paste_into_bash
+
+
+@pytest.fixture
+def pasted_override() -> Callable[[str], tuple[str, object]]:
+    """Paste a printed override into bash, hand what bash passes on to Hydra's override
+    parser: the (key, value) Hydra reads, or the parser's error."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    def parse(hint: str) -> tuple[str, object]:
+        words = paste_into_bash(hint)
+        assert len(words) == 1, f"bash split {hint!r} into {words}"
+        override = OverridesParser.create().parse_override(words[0])
+        return override.key_or_group, override.value()
+
+    return parse
+
+
 def default_paths() -> dict[str, str]:
     """conf/paths/default.yaml: every path the project writes, relative to its root."""
     return yaml.safe_load((ROOT / "conf" / "paths" / "default.yaml").read_text(encoding="utf-8"))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.overrides import shell_override
 
 LIKELY_SEPARATORS = (",", ";", "\t", "|")
 
@@ -75,7 +76,7 @@ def check_separator(header: str, separator: str, label: str) -> None:
     if hint is not None:
         raise PipelineError(
             f"{label}: the whole header landed in one column with separator {separator!r}; "
-            f"the file looks {hint!r}-separated: set dataset.separator={hint!r}"
+            f"the file looks {hint!r}-separated: set {shell_override('dataset.separator', hint)}"
         )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import ERROR_FILE, JOB_FILE
 from pipeline.core.io import write_json
+from pipeline.core.overrides import override_syntax_error
 
 CONFIG_DIR = "conf"
 PARENT_ENV = "PIPELINE_SWEEP_PARENT_RUN_ID"
@@ -112,7 +113,8 @@ def main() -> None:
     if not config_dir.is_dir():
         print(f"error: {config_dir} not found; run from the project root", file=sys.stderr)
         raise SystemExit(2)
-    unknown = unknown_group_option([a for a in sys.argv[1:] if not a.startswith("-")], config_dir)
+    arguments = [a for a in sys.argv[1:] if not a.startswith("-")]
+    unknown = override_syntax_error(arguments) or unknown_group_option(arguments, config_dir)
     if unknown:
         print(f"error: {unknown}", file=sys.stderr)
         raise SystemExit(2)

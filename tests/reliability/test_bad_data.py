@@ -53,12 +53,12 @@ SCENARIOS = {
     "wrong_separator": Bad(
         table("x1,x2,y", *GOOD, sep=";"),
         "ingest",
-        ("the whole header landed in one column with separator ','", "set dataset.separator=';'"),
+        ("the whole header landed in one column with separator ','", "set 'dataset.separator=\";\"'"),
     ),
     "wrong_separator_and_a_decimal_comma": Bad(
         "rooms;area;y\n3;70.5;210000\n4;1,5;250000\n" + table(*GOOD, sep=";"),
         "ingest",
-        ("set dataset.separator=';'",),
+        ("set 'dataset.separator=\";\"'",),
     ),
     "missing_target": Bad(
         table("x1,x2,price", *GOOD),
