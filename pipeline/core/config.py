@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -203,6 +204,18 @@ class TrackingConfig(_Strict):
     async_logging: bool = False  # metric batches through MLflow's async logging queue
     http_timeout_s: int = Field(default=5, ge=1)  # a tracking server's reply, per request
     http_retries: int = Field(default=2, ge=0)
+
+    @field_validator("run_name", "sweep_name")
+    @classmethod
+    def _readable(cls, name: str) -> str:
+        """Numbers with more than four significant digits are rounded to three: a searched
+        learning rate names its run `lr0.00873`, not `lr0.008731907739399207`."""
+
+        def rounded(found: re.Match[str]) -> str:
+            digits = found.group(1).replace(".", "").lstrip("0")
+            return f"{float(found.group()):.3g}" if len(digits) > 4 else found.group()
+
+        return re.sub(r"(?<![\d.])(\d*\.\d+)(?:[eE][-+]?\d+)?(?![\d.])", rounded, name)
 
 
 class PathsConfig(_Strict):

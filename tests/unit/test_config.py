@@ -15,6 +15,7 @@ from pipeline.core.config import (
     DatasetName,
     Initializer,
     OptimizerName,
+    TrackingConfig,
     flatten,
     validate_config,
 )
@@ -262,3 +263,18 @@ def test_csv_with_path_and_target_composes(make_config: MakeConfig, tmp_path: Pa
 def test_run_name_interpolates_the_config(make_config: MakeConfig) -> None:
     cfg = make_config("optimizer=adam", "model.initializer=he_normal")
     assert cfg.tracking.run_name == "he_normal-adam-lr0.001"
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("depth2-width37-lr0.008731907739399207", "depth2-width37-lr0.00873"),
+        ("lr1.2345678e-05", "lr1.23e-05"),
+        ("sgd-lr1e-06", "sgd-lr1e-06"),
+        ("l1=0.0001-l2=0.01", "l1=0.0001-l2=0.01"),
+        ("units[64, 32]-seed7", "units[64, 32]-seed7"),
+        ("release1.2.3", "release1.2.3"),
+    ],
+)
+def test_run_names_round_long_numbers_and_keep_short_ones(name: str, shown: str) -> None:
+    assert TrackingConfig(experiment="e", run_name=name).run_name == shown
