@@ -184,6 +184,8 @@ class TrainingConfig(_Strict):
     diagnostics_rows: int = Field(default=4096, ge=1)
     threads: int = Field(default=1, ge=0)  # TensorFlow's threads per op; 0: one per core
     graph_optimizer: bool = False  # TensorFlow's grappler on the compiled epoch function
+    progress: bool = True  # epoch n of N with the latest losses while training (pipeline.reports.progress)
+    progress_interval_s: float = Field(default=10.0, ge=0)  # between plain lines, when not on a terminal
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
 
     @field_validator("cv_folds")

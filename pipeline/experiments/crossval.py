@@ -13,6 +13,7 @@ from pipeline.core.config import ModelConfig, OptimizerConfig, TrainingConfig
 from pipeline.data.prepared import Prepared, matrices
 from pipeline.data.split import fit_scaler
 from pipeline.model.training import fit
+from pipeline.reports.progress import epoch_progress
 
 
 def fold_indices(rows: int, folds: int, seed: int) -> list[np.ndarray]:
@@ -32,18 +33,20 @@ def cross_validate(
     rows = pd.concat([prepared.parts["train"], prepared.parts["validation"]], ignore_index=True)
     scores: list[float] = []
     epochs: list[int] = []
-    for held_out in fold_indices(len(rows), training.cv_folds, seed):
+    for fold, held_out in enumerate(fold_indices(len(rows), training.cv_folds, seed), start=1):
         mask = np.zeros(len(rows), dtype=bool)
         mask[held_out] = True
         train_rows, val_rows = rows.loc[~mask], rows.loc[mask]
         scaler = fit_scaler(train_rows, prepared.schema)
-        result = fit(
-            network,
-            optimizer,
-            training,
-            matrices(train_rows, prepared.schema, scaler, training),
-            matrices(val_rows, prepared.schema, scaler, training),
-        )
+        with epoch_progress(training, f"cv fold {fold}/{training.cv_folds}") as progress:
+            result = fit(
+                network,
+                optimizer,
+                training,
+                matrices(train_rows, prepared.schema, scaler, training),
+                matrices(val_rows, prepared.schema, scaler, training),
+                on_epoch=progress,
+            )
         best = result.best_epoch or result.epochs_run
         val = result.history[best - 1]["val_mse"] if result.divergence is None else np.inf
         scores.append(float(val))

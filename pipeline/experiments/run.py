@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 import traceback
 import warnings
 from concurrent.futures import Executor
@@ -27,6 +28,7 @@ from pipeline.core.overrides import override_syntax_error
 
 CONFIG_DIR = "conf"
 PARENT_ENV = "PIPELINE_SWEEP_PARENT_RUN_ID"
+JOBS_ENV = "PIPELINE_SWEEP_JOBS"  # how many jobs the sweep runs, for `job k/N` lines
 # the pictures' process pool of a `python -m pipeline.run` process, for the jobs it runs
 # itself; jobs in a launcher's worker processes (joblib, Ray) draw their pictures at once
 _pictures: dict[str, Executor] = {}
@@ -43,17 +45,23 @@ def _job(dict_cfg: Any) -> float:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
+    in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    job = f"job {int(hydra_cfg.job.num) + 1}/{os.environ.get(JOBS_ENV, '?')}" if in_sweep else "job"
+    started = time.perf_counter()
     try:
         cfg = validate_config(OmegaConf.to_container(dict_cfg, resolve=True), "conf/ (Hydra)")
+        if in_sweep:
+            print(f"{job} started: {cfg.tracking.run_name} ({' '.join(overrides)})", flush=True)
         report = run_job(cfg, out_dir, os.environ.get(PARENT_ENV), _pictures.get("pool"))
     except Exception as err:
         text = " ".join(str(err).split())  # one line: a store's error spans several
         message = text if isinstance(err, PipelineError) else f"{type(err).__name__}: {text}"
         record = {"status": "failed", "error": message, "overrides": overrides}
         write_json(out_dir / JOB_FILE, record | {"run_id": getattr(err, "mlflow_run_id", None)})
-        if hydra_cfg.mode == RunMode.MULTIRUN:
+        if in_sweep:
             # the other jobs go on; the sweep callback reports this one and exits non-zero
             print(f"error: job {hydra_cfg.job.num} ({' '.join(overrides)}): {message}", file=sys.stderr)
+            print(f"{job} ended: failed after {time.perf_counter() - started:.1f} s", flush=True)
             return math.inf
         if isinstance(err, PipelineError):
             print(f"error: {message}", file=sys.stderr)
@@ -64,6 +72,9 @@ def _job(dict_cfg: Any) -> float:
         print(f"error: {message} (traceback in {trace})", file=sys.stderr)
         raise SystemExit(1) from None
     value = objective(report)
+    if in_sweep:
+        took = time.perf_counter() - started
+        print(f"{job} ended: {cfg.tracking.run_name} {report['status']}, objective {value:.4g}, {took:.1f} s", flush=True)
     write_json(
         out_dir / JOB_FILE,
         {"status": report["status"], "run_id": report["run_id"], "objective": value, "overrides": overrides},

@@ -28,7 +28,7 @@ from pipeline.core.config import PathsConfig, TrackingConfig, validate_config
 from pipeline.core.files import COMPARISON_DIR, JOB_FILE
 from pipeline.core.io import read_json, write_json
 from pipeline.data.cache import ensure_prepared
-from pipeline.experiments.run import PARENT_ENV
+from pipeline.experiments.run import JOBS_ENV, PARENT_ENV
 from pipeline.reports.comparison import compare_runs
 from pipeline.tracking.queries import (
     RunSummary,
@@ -91,6 +91,32 @@ def prepare_base_data(config: DictConfig) -> None:
         return
 
 
+def sweep_size(config: DictConfig) -> int | None:
+    """How many jobs the sweep runs: the Optuna sweeper's `n_trials`, or the product of
+    the value counts of the swept keys (the preset's `hydra.sweeper.params`, then the
+    command line's); None when it cannot be told."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    sweeper = OmegaConf.select(config, "hydra.sweeper", default=None)
+    if sweeper is None:
+        return None
+    if "optuna" in str(sweeper.get("_target_", "")).lower():
+        return int(sweeper.n_trials)
+    params = sweeper.get("params") or {}
+    swept = [f"{key}={value}" for key, value in params.items()]
+    counts: dict[str, int] = {}
+    try:
+        for override in OverridesParser.create().parse_overrides([*swept, *config.hydra.overrides.task]):
+            is_sweep = override.is_sweep_override()
+            counts[override.key_or_group] = len(list(override.sweep_string_iterator())) if is_sweep else 1
+    except Exception:  # noqa: BLE001 - a sweep form this count does not know (interval, glob)
+        return None
+    total = 1
+    for count in counts.values():
+        total *= count
+    return total
+
+
 def override_params(overrides: list[str]) -> dict[str, str]:
     """`key=value` overrides as params (a leading + or ~ dropped)."""
     pairs = (o.lstrip("+~").split("=", 1) for o in overrides if "=" in o)
@@ -101,6 +127,7 @@ class SweepCallback(Callback):
     def __init__(self) -> None:
         self.settings: tuple[TrackingConfig, PathsConfig, str] | None = None
         self.parent_id: str | None = None
+        self.jobs: int | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         # Only tracking and paths are needed here: other keys may be filled in by the sweep.
@@ -119,6 +146,9 @@ class SweepCallback(Callback):
         cv = OmegaConf.select(config, "training.cv_folds", default=0) or 0
         metric = "cv_val_mse_mean" if cv >= 2 else "validation_mse_scaled"
         self.settings = (tracking, paths, metric)
+        self.jobs = sweep_size(config)
+        if self.jobs is not None:
+            os.environ[JOBS_ENV] = str(self.jobs)
         if not tracking.enabled:
             return
         name = f"{tracking.sweep_name}-{datetime.now():%Y%m%d-%H%M%S}"
@@ -135,6 +165,8 @@ class SweepCallback(Callback):
         # In the job's own process, which may be on another machine (Ray): no shared environment.
         if self.parent_id is not None:
             os.environ[PARENT_ENV] = self.parent_id
+        if self.jobs is not None:
+            os.environ[JOBS_ENV] = str(self.jobs)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         """A job that failed before starting its run gets a FAILED child, recorded from where it ran."""
@@ -167,6 +199,7 @@ class SweepCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         os.environ.pop(PARENT_ENV, None)
+        os.environ.pop(JOBS_ENV, None)
         sweep_dir = Path(config.hydra.sweep.dir)
         records = job_records(sweep_dir)
         failed = [r for r in records if r.get("status") == "failed"]

@@ -17,6 +17,7 @@ from pipeline.core.io import atomic_dir, write_json, write_with
 from pipeline.data.prepared import Prepared, design_matrix, load_prepared
 from pipeline.model.training import TrainResult, describe, fit, history_frame, summary_metrics
 from pipeline.reports.figures import Drawer, training_figures
+from pipeline.reports.progress import epoch_progress
 from pipeline.tracking.recorder import RunRecorder, tracked_run
 from pipeline.tracking.records import log_model, log_training_data, recorded_params, run_tags
 
@@ -52,11 +53,14 @@ def train_and_record(
             recorder, prepared.directory / "train.parquet", cfg.dataset.name, prepared.schema["target"]
         )
 
-    def log_epoch(row: dict[str, float]) -> None:
-        if recorder is not None:
-            recorder.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+    with epoch_progress(cfg.training, "train") as progress:
 
-    result = fit(cfg.model, cfg.optimizer, cfg.training, train, validation, on_epoch=log_epoch)
+        def log_epoch(row: dict[str, float]) -> None:
+            progress(row)
+            if recorder is not None:
+                recorder.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+
+        result = fit(cfg.model, cfg.optimizer, cfg.training, train, validation, on_epoch=log_epoch)
     with atomic_dir(model_dir) as tmp:
         result.model.save(tmp / MODEL_FILE)
         write_json(tmp / PREPROCESSING_FILE, preprocessing_spec(prepared, cfg.training))

@@ -89,3 +89,6 @@ def test_pictures_and_diagnostics_cost(tmp_path: Path) -> None:
     out, _ = bench(tmp_path, "diagnostics_cost", "--repeats", "1", "--networks", "[8]", "--epochs", "3")
     row = out["networks"]["[8]"]
     assert row["params"] == 113 and row["off_s"] > 0 and row["on_s"] > 0
+    out, printed = bench(tmp_path, "progress_cost", "--repeats", "1", "--epochs", "3")
+    assert positive(list(out["median_s"].values())) and len(out["median_s"]) == 3
+    assert "terminal" in printed and "cost" in printed

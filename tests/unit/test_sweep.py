@@ -3,6 +3,8 @@ tracking a remote launcher needs, the runs it ends."""
 
 from __future__ import annotations
 
+import pytest
+
 from pipeline.core.config import TrackingConfig
 from pipeline.experiments.sweep import UNFINISHED, end_unfinished, failed_children, remote_tracking_error
 from pipeline.tracking.queries import RunSummary
@@ -67,3 +69,34 @@ def test_children_left_running_are_failed_with_the_reason(make_config, tmp_path,
     assert failed_children(ended, []) == [
         {"job": "job-0", "run_id": running, "error": ended[0].tags["error"], "overrides": []}
     ]
+
+
+@pytest.mark.parametrize(
+    ("params", "overrides", "jobs"),
+    [
+        (None, ["optimizer=sgd,adam", "training.seed=1,2,3", "training.epochs=2"], 6),
+        ({"+init": "zeros,he_uniform"}, ["training.seed=range(0,4)"], 8),
+        ({"model.l2": "0,0.01"}, ["model.l2=0,0.01,0.1"], 3),  # the command line wins over the preset
+        (None, ["training.epochs=5"], 1),
+    ],
+)
+def test_sweep_size_counts_the_jobs_of_the_basic_sweeper(
+    params: dict[str, str] | None, overrides: list[str], jobs: int
+) -> None:
+    from omegaconf import OmegaConf
+
+    from pipeline.experiments.sweep import sweep_size
+
+    sweeper = {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper", "params": params}
+    config = OmegaConf.create({"hydra": {"sweeper": sweeper, "overrides": {"task": overrides}}})
+    assert sweep_size(config) == jobs
+
+
+def test_sweep_size_of_an_optuna_search_is_its_trials() -> None:
+    from omegaconf import OmegaConf
+
+    from pipeline.experiments.sweep import sweep_size
+
+    sweeper = {"_target_": "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper", "n_trials": 10}
+    config = OmegaConf.create({"hydra": {"sweeper": sweeper, "overrides": {"task": []}}})
+    assert sweep_size(config) == 10
