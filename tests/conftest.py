@@ -42,7 +42,9 @@ def isolated_tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 def paste_into_bash(text: str) -> list[str]:
     """The arguments bash hands a command when `text` is pasted after its name."""
-    done = subprocess.run(["bash", "-c", f"printf '%s\\0' {text}"], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["bash", "-c", f"printf '%s\\0' {text}"], capture_output=True, text=True, check=True
+    )
     return done.stdout.split("\0")[:-1]
 
 

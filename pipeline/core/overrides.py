@@ -55,6 +55,7 @@ def override_syntax_error(arguments: list[str]) -> str | None:
             key, value = argument.split("=", 1)
             return (
                 f"override {argument!r} is not valid Hydra override syntax "
-                f"(characters such as ; , [ ] ' \" and spaces must be quoted); write it as {shell_override(key, value)}"
+                "(characters such as ; , [ ] ' \" and spaces must be quoted); "
+                f"write it as {shell_override(key, value)}"
             )
     return None

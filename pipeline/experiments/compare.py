@@ -4,6 +4,7 @@ python -m pipeline.compare                       # the latest sweep
 python -m pipeline.compare --preset optimizers   # the latest sweep of a preset
 python -m pipeline.compare --sweep RUN_ID        # one sweep, by its parent run id
 python -m pipeline.compare --experiment NAME     # every run of an MLflow experiment
+python -m pipeline.compare --columns run,optimizer.name,test_rmse_original,status
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ def main() -> None:
     source.add_argument("--experiment", help="every run of this MLflow experiment")
     parser.add_argument("--metric", default=DEFAULT_METRIC, help=f"sort key (default {DEFAULT_METRIC})")
     parser.add_argument("--out", type=Path, help="folder for the report (default reports/compare/<name>)")
+    parser.add_argument(
+        "--columns",
+        type=lambda text: [c.strip() for c in text.split(",") if c.strip()],
+        help="comma-separated columns to print (names from comparison.csv; default: run, the swept "
+        "parameters, the metric, its spread, epochs, status)",
+    )
+    parser.add_argument("--width", type=int, help="print within this many columns (default: the terminal's)")
     parser.add_argument("--params", default="params.yaml", help="config giving tracking.uri and experiment")
     args = parser.parse_args()
     cfg = load_config(args.params)
@@ -52,7 +60,7 @@ def main() -> None:
     if not runs:
         raise PipelineError(f"{title}: no runs to compare")
     out = args.out or Path("reports") / "compare" / title.replace(" ", "_")
-    compare_runs(cfg.tracking, cfg.paths, runs, out, args.metric, title)
+    compare_runs(cfg.tracking, cfg.paths, runs, out, args.metric, title, args.columns, args.width)
     if not args.experiment:  # a sweep's report lives on its parent run too
         parent = resume_run(cfg.tracking, cfg.paths, parent_id)
         parent.log_artifacts(out, COMPARISON_DIR)

@@ -74,7 +74,10 @@ def _job(dict_cfg: Any) -> float:
     value = objective(report)
     if in_sweep:
         took = time.perf_counter() - started
-        print(f"{job} ended: {cfg.tracking.run_name} {report['status']}, objective {value:.4g}, {took:.1f} s", flush=True)
+        print(
+            f"{job} ended: {cfg.tracking.run_name} {report['status']}, objective {value:.4g}, {took:.1f} s",
+            flush=True,
+        )
     write_json(
         out_dir / JOB_FILE,
         {"status": report["status"], "run_id": report["run_id"], "objective": value, "overrides": overrides},

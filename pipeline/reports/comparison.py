@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.core.config import PathsConfig, TrackingConfig
+from pipeline.core.errors import PipelineError
 from pipeline.reports.comparison_plots import plot_learning_curves, plot_metric_vs_param
+from pipeline.reports.terminal_table import fit_to_width, headline_columns, terminal_width
 from pipeline.tracking.queries import RunSummary, metric_history
 from pipeline.tracking.recorder import RUN_STATUS_TAG
 
@@ -171,16 +173,32 @@ def compare_runs(
     out_dir: Path,
     metric: str,
     title: str,
+    columns: Sequence[str] | None = None,
+    width: int | None = None,
 ) -> pd.DataFrame:
-    """Build, print and write the comparison of `runs`; return the table."""
+    """Build and write the comparison of `runs` and print it fitted to `width` (the
+    terminal's by default): the headline columns, or `columns`; return the table."""
     frame, curves, gradients = collect(
         runs, lambda rid, key: metric_history(tracking, paths, rid, key), metric
     )
     write_report(frame, curves, out_dir, metric, title, gradients)
-    shown = frame.drop(columns=["run_id"], errors="ignore")
-    print(f"{title}: {len(frame)} run(s), sorted by {metric}\n{markdown(shown)}", end="")
+    width = width or terminal_width()
+    unknown = [c for c in columns or () if c not in frame.columns]
+    if unknown:
+        raise PipelineError(
+            f"the comparison has no column {unknown[0]!r}; --columns takes names from "
+            f"{out_dir / 'comparison.csv'}: {', '.join(frame.columns)}"
+        )
+    shown = list(columns) if columns else headline_columns(frame, metric)
+    keep = shown if columns else ("run", metric, "status")
+    print(
+        f"{title}: {len(frame)} run(s), sorted by {metric}\n{fit_to_width(frame, shown, width, keep)}", end=""
+    )
     seeds = seed_summary(frame, metric)
     if not seeds.empty:
-        print(f"\nmean and spread over seeds:\n{markdown(seeds)}", end="")
-    print(f"written to {out_dir}/")
+        stats = [f"{metric}_mean", f"{metric}_std", "count"]
+        print(
+            f"\nmean and spread over seeds:\n{fit_to_width(seeds, list(seeds.columns), width, stats)}", end=""
+        )
+    print(f"written to {out_dir}/ (every column in comparison.md and comparison.csv)")
     return frame

@@ -17,7 +17,8 @@ REFRESH_S = 0.25  # a terminal's line is redrawn at most four times a second
 
 
 def _losses(row: dict[str, float]) -> str:
-    return f"train_loss {row.get('train_loss', float('nan')):.4g}, val_loss {row.get('val_loss', float('nan')):.4g}"
+    nan = float("nan")
+    return f"train_loss {row.get('train_loss', nan):.4g}, val_loss {row.get('val_loss', nan):.4g}"
 
 
 class EpochProgress:
@@ -27,7 +28,12 @@ class EpochProgress:
     4.8 s left`. Disabled, it does nothing."""
 
     def __init__(
-        self, total: int, label: str, stream: TextIO | None = None, interval_s: float = 10.0, enabled: bool = True
+        self,
+        total: int,
+        label: str,
+        stream: TextIO | None = None,
+        interval_s: float = 10.0,
+        enabled: bool = True,
     ) -> None:
         self.total, self.label, self.interval_s = total, label, interval_s
         self.stream = stream if stream is not None else sys.stderr
@@ -36,7 +42,12 @@ class EpochProgress:
         self.bar: tqdm | None = None
         if enabled and self.stream.isatty():
             self.bar = tqdm(
-                total=total, desc=label, unit="epoch", file=self.stream, mininterval=REFRESH_S, dynamic_ncols=True
+                total=total,
+                desc=label,
+                unit="epoch",
+                file=self.stream,
+                mininterval=REFRESH_S,
+                dynamic_ncols=True,
             )
 
     def __call__(self, row: dict[str, float]) -> None:
@@ -67,7 +78,9 @@ class EpochProgress:
 
 
 @contextmanager
-def epoch_progress(training: TrainingConfig, label: str, stream: TextIO | None = None) -> Iterator[EpochProgress]:
+def epoch_progress(
+    training: TrainingConfig, label: str, stream: TextIO | None = None
+) -> Iterator[EpochProgress]:
     """An EpochProgress for `training.epochs` epochs, as `training.progress` and
     `training.progress_interval_s` ask; its terminal line is closed however training ends."""
     progress = EpochProgress(

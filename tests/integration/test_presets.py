@@ -356,8 +356,9 @@ def test_compare_reprints_the_latest_preset_sweep(
         ["python", "-m", "pipeline.compose", f"tracking.uri={sweep.uri}", "--output", str(params)], env
     )
     out = tmp_path / "compare"
+    columns = "run,optimizer.name,validation_mse_scaled,status"
     result = run_command_checked(
-        ["python", "-m", "pipeline.compare", "--preset", "optimizers"]
+        ["python", "-m", "pipeline.compare", "--preset", "optimizers", "--columns", columns, "--width", "100"]
         + ["--params", str(params), "--out", str(out)],
         env,
     )
@@ -366,9 +367,10 @@ def test_compare_reprints_the_latest_preset_sweep(
     assert result.stdout.startswith(f"{parent.info.run_name}: 4 run(s), sorted by validation_mse_scaled"), (
         result.stdout
     )
-    table = [line for line in result.stdout.splitlines() if line.startswith("| ")]
-    assert len(table) == 1 + len(rows), result.stdout  # header and one line per run
-    printed_runs = [line.split("|")[1].strip() for line in table[1:]]
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["run", "optimizer", "validation_mse_scaled", "status"], result.stdout
+    assert all(len(line) <= 100 for line in lines), result.stdout
+    printed_runs = [line.split()[0] for line in lines[2 : 2 + len(rows)]]
     assert printed_runs == [r["run"] for r in rows], (printed_runs, rows)  # same runs, same order
     for name in ("comparison.csv", "comparison.md", "learning_curves.png"):
         assert (out / name).is_file(), sorted(p.name for p in out.iterdir())

@@ -17,7 +17,9 @@ def on_a_terminal(project: Any, *args: str) -> tuple[int, str]:
     """Run a command with stdout and stderr on a pseudo-terminal; its exit status and output."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # 24 rows, 120 columns
-    process = subprocess.Popen(list(args), cwd=project.path, env=project.env, stdout=follower, stderr=follower)
+    process = subprocess.Popen(
+        list(args), cwd=project.path, env=project.env, stdout=follower, stderr=follower
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -40,27 +42,40 @@ def test_a_run_on_a_terminal_redraws_one_progress_line(project: Any) -> None:
     drawn = [part for part in re.split(r"[\r\n]", screen) if part.startswith("train:") and "%|" in part]
     assert drawn, screen[-3000:]
     final = drawn[-1]
-    assert re.search(r"100%.*60/60 \[\d\d:\d\d<00:00, .*train_loss [\d.e+-]+, val_loss [\d.e+-]+\]", final), final
+    assert re.search(r"100%.*60/60 \[\d\d:\d\d<00:00, .*train_loss [\d.e+-]+, val_loss [\d.e+-]+\]", final), (
+        final
+    )
     assert "\r" in screen  # redrawn in place
     assert re.search(r"train: 60 epochs in [\d.]+s; final train_loss", screen)  # the summary line after it
 
 
 def test_a_run_on_a_pipe_prints_plain_lines_without_control_codes(project: Any) -> None:
     result = project.run(
-        "python", "-m", "pipeline.run", "training.epochs=30", "training.progress_interval_s=0",
+        "python",
+        "-m",
+        "pipeline.run",
+        "training.epochs=30",
+        "training.progress_interval_s=0",
         "tracking.log_model=false",
     )
     output = result.stdout + result.stderr
     assert "\r" not in output and "\x1b[" not in output
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("train: epoch")]
     assert len(lines) == 30, result.stderr[-3000:]
-    assert re.fullmatch(r"train: epoch 30/30, train_loss \S+, val_loss \S+, [\d.]+ s elapsed, about 0\.0 s left", lines[-1])
+    assert re.fullmatch(
+        r"train: epoch 30/30, train_loss \S+, val_loss \S+, [\d.]+ s elapsed, about 0\.0 s left", lines[-1]
+    )
 
 
 def test_progress_false_leaves_only_the_summary(project: Any) -> None:
     result = project.run(
-        "python", "-m", "pipeline.run", "training.epochs=10", "training.progress=false",
-        "training.progress_interval_s=0", "tracking.log_model=false",
+        "python",
+        "-m",
+        "pipeline.run",
+        "training.epochs=10",
+        "training.progress=false",
+        "training.progress_interval_s=0",
+        "tracking.log_model=false",
     )
     assert "train: epoch" not in result.stdout + result.stderr
     assert "train: 10 epochs in" in result.stdout
@@ -68,11 +83,23 @@ def test_progress_false_leaves_only_the_summary(project: Any) -> None:
 
 def test_a_sweep_prints_a_line_per_job_start_and_end(project: Any) -> None:
     result = project.run(
-        "python", "-m", "pipeline.run", "-m", "optimizer=sgd,adam", "training.seed=1,2", "training.epochs=2",
+        "python",
+        "-m",
+        "pipeline.run",
+        "-m",
+        "optimizer=sgd,adam",
+        "training.seed=1,2",
+        "training.epochs=2",
         "tracking.log_model=false",
     )
     lines = result.stdout.splitlines()
-    started = [ln for ln in lines if re.match(r"job [1-4]/4 started: \S+ \(optimizer=\w+ training\.seed=\d .*\)$", ln)]
-    ended = [ln for ln in lines if re.match(r"job [1-4]/4 ended: \S+ finished, objective [\d.e+-]+, [\d.]+ s$", ln)]
+    started = [
+        ln
+        for ln in lines
+        if re.match(r"job [1-4]/4 started: \S+ \(optimizer=\w+ training\.seed=\d .*\)$", ln)
+    ]
+    ended = [
+        ln for ln in lines if re.match(r"job [1-4]/4 ended: \S+ finished, objective [\d.e+-]+, [\d.]+ s$", ln)
+    ]
     assert len(started) == 4 and len(ended) == 4, result.stdout[-3000:]
     assert [ln.split()[1] for ln in ended] == ["1/4", "2/4", "3/4", "4/4"]

@@ -12,7 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def help_text() -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.run", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "pipeline.run", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout

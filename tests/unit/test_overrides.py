@@ -40,7 +40,10 @@ def test_a_grammar_error_names_the_override_and_a_form_that_works(pasted_overrid
 
 def test_the_entry_point_answers_a_grammar_error_in_one_line() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.run", "dataset.separator=;"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "pipeline.run", "dataset.separator=;"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()

@@ -41,7 +41,8 @@ def test_on_a_pipe_plain_lines_at_the_interval_without_control_codes() -> None:
     assert "\r" not in pipe.getvalue() and "\x1b" not in pipe.getvalue()
     assert len(lines) == 4
     assert re.fullmatch(
-        r"cv fold 2/3: epoch 2/4, train_loss 0\.5, val_loss 1, \d+\.\d s elapsed, about \d+\.\d s left", lines[1]
+        r"cv fold 2/3: epoch 2/4, train_loss 0\.5, val_loss 1, \d+\.\d s elapsed, about \d+\.\d s left",
+        lines[1],
     )
 
 
