@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install install-ray run test test-slow test-all params lint lock ui clean
+.PHONY: help install install-ray run test test-slow test-all params lint lock exp-show ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,12 @@ LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
 lock:  ## re-resolve both lock files from pyproject.toml (same versions in both)
 	uv pip compile pyproject.toml --extra dev --extra ray -o requirements-ray.lock $(LOCK_FLAGS)
 	uv pip compile pyproject.toml --extra dev -c requirements-ray.lock -o requirements.lock $(LOCK_FLAGS)
+
+# `dvc exp show` within 120 columns: the params that differ, validation and test RMSE
+# (reports/headline.json); every metric stays in `dvc exp show` and reports/metrics.json
+EXP_SHOW := dvc exp show --only-changed --drop 'Created|^tracking\.|^(train|validation|test)\.|^(?!Experiment$$)[\w/-]+$$' --keep '^(val|test)_rmse$$'
+exp-show: install  ## compare DVC experiments: the params that differ and the headline metrics
+	$(VENV)/bin/$(EXP_SHOW)
 
 ui: install  ## open the MLflow UI on http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000

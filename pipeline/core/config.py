@@ -229,6 +229,7 @@ class PathsConfig(_Strict):
     model_dir: str
     history: str
     metrics: str
+    headline_metrics: str
     predictions: str
     train_figures: str
     eval_figures: str

@@ -59,6 +59,17 @@ def evaluate_and_record(
     return report
 
 
+def headline(report: dict[str, Any]) -> dict[str, float | None]:
+    """The few numbers `dvc exp show` puts first: validation and test RMSE in the target's
+    own units (None for a diverged run)."""
+    if report.get("status") == "diverged":
+        return {"val_rmse": None, "test_rmse": None}
+    return {
+        "val_rmse": report["validation"]["original"]["rmse"],
+        "test_rmse": report["test"]["original"]["rmse"],
+    }
+
+
 def main() -> None:
     cfg = load_config()
     prepared = load_prepared(cfg.paths.processed_dir)
@@ -81,6 +92,7 @@ def main() -> None:
             recorder,
             Path(cfg.paths.eval_figures),
         )
+    write_json(Path(cfg.paths.headline_metrics), headline(report))
     if report["status"] == "diverged":
         print("evaluate: the run diverged; no metrics (see the MLflow run's tags)")
     else:

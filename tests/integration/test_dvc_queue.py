@@ -4,7 +4,7 @@ In a private git + DVC copy of the project (training shrunk to 3 epochs), as the
 
     dvc repro && git commit
     dvc exp run --queue -S 'optimizer=sgd,adam,rmsprop' && dvc queue start -j 2
-    dvc exp show
+    dvc exp show, and make exp-show's command within 120 columns
 
 No $MLFLOW_TRACKING_URI: every run must land in the copy's own `mlflow.db` with its artifacts
 in the copy's `mlartifacts/`, even though DVC runs queued experiments in temporary
@@ -135,6 +135,17 @@ def experiments_of(show: list[dict[str, Any]], baseline: str) -> list[dict[str, 
     return [rev for exp in entry.get("experiments") or [] for rev in exp["revs"]]
 
 
+def exp_show_within(sh: Any, repo: Path, env: dict[str, str], columns: int) -> str:
+    """Run the Makefile's EXP_SHOW command in `repo` as `make exp-show` would, in a
+    terminal `columns` wide; its output, each line checked to fit."""
+    line = next(ln for ln in (ROOT / "Makefile").read_text().splitlines() if ln.startswith("EXP_SHOW :="))
+    command = line.split(":=", 1)[1].strip().replace("$$", "$")
+    shown = run_command_checked(["bash", "-c", command], {**env, "COLUMNS": str(columns)}, cwd=repo).stdout
+    too_wide = [ln for ln in shown.splitlines() if len(ln) > columns]
+    assert not too_wide, shown
+    return shown
+
+
 @pytest.mark.slow  # about 2 minutes: three full pipelines in DVC queue workers (make test-slow)
 def test_queued_experiments_run_in_parallel_and_track_into_the_projects_store(tmp_path: Path) -> None:
     env = command_env(
@@ -184,6 +195,19 @@ def test_queued_experiments_run_in_parallel_and_track_into_the_projects_store(tm
     for line in csv_show.splitlines()[1:]:
         cell = line.split(",")[mse_column]
         assert cell not in ("", "!"), f"`dvc exp show` has no test.scaled.mse for: {line[:200]}"
+
+    # `make exp-show`, the README's comparison: within 120 columns, the optimizer and the
+    # headline metrics of every experiment in view
+    shown = exp_show_within(sh, repo, env, 120)
+    header = next(line for line in shown.splitlines() if "Experiment" in line).split()
+    assert header[:3] == ["Experiment", "val_rmse", "test_rmse"] and "optimizer.name" in header, shown
+    assert "…" not in shown, shown  # no column pushed off the screen
+    rows = [line for line in shown.splitlines() if re.search(r"\[[\w-]+\]", line)]
+    assert len(rows) == 3, shown
+    name_column = header.index("optimizer.name")
+    assert {line.split()[name_column + 2] for line in rows} == OPTIMIZERS, shown  # +2: tree glyph, sha
+    for line in rows:
+        assert re.search(r"\]\s+\d+\.\d+\s+\d+\.\d+\s", line), line  # both RMSEs, as numbers
 
     # MLflow: every run in the copy's own store, FINISHED, artifacts in the copy's mlartifacts/
     from mlflow import MlflowClient
