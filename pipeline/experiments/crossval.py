@@ -25,13 +25,15 @@ def fold_indices(rows: int, folds: int, seed: int) -> list[np.ndarray]:
 def cross_validate(
     network: ModelConfig, optimizer: OptimizerConfig, training: TrainingConfig, seed: int, prepared: Prepared
 ) -> dict[str, float]:
-    """Validation MSE (scaled target) per fold, their mean and standard deviation; folds
-    drawn with `seed`, `training.cv_folds` of them.
+    """Validation MSE (on the target as trained: scaled or not) and validation RMSE in the
+    target's own units per fold, their means and standard deviations; folds drawn with
+    `seed`, `training.cv_folds` of them.
 
     A diverged fold counts as infinite MSE, so a configuration that diverges never wins.
     """
     rows = pd.concat([prepared.parts["train"], prepared.parts["validation"]], ignore_index=True)
     scores: list[float] = []
+    rmse_original: list[float] = []
     epochs: list[int] = []
     for fold, held_out in enumerate(fold_indices(len(rows), training.cv_folds, seed), start=1):
         mask = np.zeros(len(rows), dtype=bool)
@@ -50,11 +52,16 @@ def cross_validate(
         best = result.best_epoch or result.epochs_run
         val = result.history[best - 1]["val_mse"] if result.divergence is None else np.inf
         scores.append(float(val))
+        target_std = scaler["target"]["std"] if training.scale_target else 1.0
+        rmse_original.append(float(np.sqrt(val)) * target_std)
         epochs.append(result.epochs_run)
     metrics = {f"cv_fold{i + 1}_val_mse": s for i, s in enumerate(scores)}
+    metrics |= {f"cv_fold{i + 1}_val_rmse_original": s for i, s in enumerate(rmse_original)}
     metrics |= {
         "cv_val_mse_mean": float(np.mean(scores)),
         "cv_val_mse_std": float(np.std(scores)),
+        "cv_val_rmse_original_mean": float(np.mean(rmse_original)),
+        "cv_val_rmse_original_std": float(np.std(rmse_original)),
         "cv_epochs_mean": float(np.mean(epochs)),
     }
     return metrics

@@ -17,6 +17,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ JOBS_ENV = "PIPELINE_SWEEP_JOBS"  # how many jobs the sweep runs, for `job k/N` 
 # the pictures' process pool of a `python -m pipeline.run` process, for the jobs it runs
 # itself; jobs in a launcher's worker processes (joblib, Ray) draw their pictures at once
 _pictures: dict[str, Executor] = {}
+# what to close when Ctrl-C or SIGTERM ends this process (a sweep's parent run, KILLED)
+ON_INTERRUPT: dict[str, Callable[[], None]] = {}
 
 
 def _job(dict_cfg: Any) -> float:
@@ -142,6 +145,11 @@ def main() -> None:
             hydra.main(version_base="1.3", config_path=str(config_dir), config_name="config")(_job)()
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.recorder.Terminated)
         reason = str(err) or "Ctrl-C"
+        for close in list(ON_INTERRUPT.values()):
+            try:
+                close()
+            except Exception as close_err:  # noqa: BLE001 - the store may be what failed
+                print(f"error: could not close the sweep's parent run: {close_err}", file=sys.stderr)
         print(f"interrupted: {reason}; the MLflow run, if any, is marked KILLED", file=sys.stderr)
         raise SystemExit(130) from None
 

@@ -28,7 +28,7 @@ from pipeline.core.config import PathsConfig, TrackingConfig, validate_config
 from pipeline.core.files import COMPARISON_DIR, JOB_FILE
 from pipeline.core.io import read_json, write_json
 from pipeline.data.cache import ensure_prepared
-from pipeline.experiments.run import JOBS_ENV, PARENT_ENV
+from pipeline.experiments.run import JOBS_ENV, ON_INTERRUPT, PARENT_ENV
 from pipeline.reports.comparison import compare_runs
 from pipeline.tracking.queries import (
     RunSummary,
@@ -158,6 +158,7 @@ class SweepCallback(Callback):
         }
         self.parent_id = start_sweep_run(tracking, paths, name, tags)
         os.environ[PARENT_ENV] = self.parent_id
+        ON_INTERRUPT["sweep"] = self.end_interrupted
         print(f"sweep: MLflow parent run {name} ({self.parent_id})")
         prepare_base_data(config)
 
@@ -197,7 +198,15 @@ class SweepCallback(Callback):
         )
         return record | {"run_id": run_id}
 
+    def end_interrupted(self) -> None:
+        """Ctrl-C or SIGTERM ended the sweep: its parent run ends KILLED, like the job it stopped."""
+        if self.settings is not None and self.parent_id is not None:
+            parent = resume_run(self.settings[0], self.settings[1], self.parent_id)
+            parent.set_tags({RUN_STATUS_TAG: "killed"})
+            parent.end("KILLED")
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        ON_INTERRUPT.pop("sweep", None)
         os.environ.pop(PARENT_ENV, None)
         os.environ.pop(JOBS_ENV, None)
         sweep_dir = Path(config.hydra.sweep.dir)

@@ -25,6 +25,7 @@ METRIC_COLUMNS = (
     "test_r2_original",
     "cv_val_mse_mean",
     "cv_val_mse_std",
+    "cv_val_rmse_original_mean",
     "max_grad_norm",
     "dead_fraction_end",
     "saturated_fraction_end",

@@ -216,6 +216,12 @@ def check_cv_rows(rows: list[dict[str, str]], runs: list[Any]) -> None:
     for run in runs:
         assert run.data.params["training.cv_folds"] == "3"
         assert {f"cv_fold{i}_val_mse" for i in (1, 2, 3)} <= set(run.data.metrics), run.data.metrics
+        # the same folds in the target's units (dollars for California housing): comparable
+        # with any search, whatever its scaling
+        m = run.data.metrics
+        for i in (1, 2, 3):  # RMSE in dollars = sqrt(scaled MSE) x the fold's target std (~115,000 $)
+            ratio = m[f"cv_fold{i}_val_rmse_original"] / math.sqrt(m[f"cv_fold{i}_val_mse"])
+            assert 100_000 < ratio < 130_000, (run.info.run_name, i, ratio)
         assert run.data.params["dataset.name"] == "california_housing"
         assert_finished(run)
 
@@ -369,7 +375,7 @@ def test_compare_reprints_the_latest_preset_sweep(
     )
     lines = result.stdout.splitlines()
     assert lines[1].split() == ["run", "optimizer", "validation_mse_scaled", "status"], result.stdout
-    assert all(len(line) <= 100 for line in lines), result.stdout
+    assert all(len(line) <= 100 for line in lines[: 2 + len(rows)]), result.stdout  # the title and table
     printed_runs = [line.split()[0] for line in lines[2 : 2 + len(rows)]]
     assert printed_runs == [r["run"] for r in rows], (printed_runs, rows)  # same runs, same order
     for name in ("comparison.csv", "comparison.md", "learning_curves.png"):
