@@ -51,13 +51,15 @@ class RunRecorder:
         self._pending: list[Any] = []
         self._operations: list[Any] = []
         self._last_flush = time.monotonic()
+        self.writes = StoreWrites()
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
         items = [Param(k, str(v)[:PARAM_VALUE_LIMIT]) for k, v in params.items()]
         for start in range(0, len(items), PARAMS_PER_BATCH):
-            self.client.log_batch(self.run_id, params=items[start : start + PARAMS_PER_BATCH])
+            with self.writes.write():
+                self.client.log_batch(self.run_id, params=items[start : start + PARAMS_PER_BATCH])
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
         """Queue finite metrics (NaN and infinity are never written); sent in full batches,
@@ -74,10 +76,12 @@ class RunRecorder:
         pending, self._pending = self._pending, []
         for start in range(0, len(pending), BATCH_LIMIT):
             batch = pending[start : start + BATCH_LIMIT]
-            if self.asynchronous:
-                self._operations.append(self.client.log_batch(self.run_id, metrics=batch, synchronous=False))
-            else:
-                self.client.log_batch(self.run_id, metrics=batch)
+            with self.writes.write():
+                if self.asynchronous:
+                    operation = self.client.log_batch(self.run_id, metrics=batch, synchronous=False)
+                    self._operations.append(operation)
+                else:
+                    self.client.log_batch(self.run_id, metrics=batch)
         self._last_flush = time.monotonic()
 
     def wait(self) -> None:
@@ -92,47 +96,86 @@ class RunRecorder:
 
         items = [RunTag(k, str(v)) for k, v in tags.items() if v is not None]
         for start in range(0, len(items), PARAMS_PER_BATCH):  # MLflow takes 100 tags a batch too
-            self.client.log_batch(self.run_id, tags=items[start : start + PARAMS_PER_BATCH])
+            with self.writes.write():
+                self.client.log_batch(self.run_id, tags=items[start : start + PARAMS_PER_BATCH])
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.client.log_text(self.run_id, text, artifact_file)
+        with self.writes.write():
+            self.client.log_text(self.run_id, text, artifact_file)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), artifact_path)
+        with self.writes.write():
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
 
     def log_artifacts(self, folder: str | Path, artifact_path: str | None = None) -> None:
         """Every file of `folder` (none if it does not exist) under `artifact_path`."""
         if Path(folder).is_dir() and any(Path(folder).iterdir()):
-            self.client.log_artifacts(self.run_id, str(folder), artifact_path)
+            with self.writes.write():
+                self.client.log_artifacts(self.run_id, str(folder), artifact_path)
 
     def log_inputs(self, datasets: list[Any]) -> None:
-        self.client.log_inputs(self.run_id, datasets=datasets)
+        with self.writes.write():
+            self.client.log_inputs(self.run_id, datasets=datasets)
 
     def end(self, status: str) -> None:
         """Send what is queued, wait for it, then set `status`."""
         self.wait()
-        self.client.set_terminated(self.run_id, status)
+        with self.writes.write():
+            self.client.set_terminated(self.run_id, status)
 
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, turned into an interrupt so the run ends KILLED instead of staying RUNNING."""
 
 
-def _terminate(signum: int, frame: Any) -> None:
+class StoreWrites:
+    """Counts store writes in flight. Ctrl-C or SIGTERM during one is held until it ends:
+    an interrupt inside SQLAlchemy's commit can leave the SQLite file locked by this very
+    process, and the run's own KILLED then waits on that lock for ever."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.held: int | None = None
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if self.depth == 0 and self.held is not None:
+            signum, self.held = self.held, None
+            _interrupt(signum)
+
+    def on_signal(self, signum: int, frame: Any) -> None:
+        if self.depth:
+            self.held = signum
+        else:
+            _interrupt(signum)
+
+
+def _interrupt(signum: int) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Terminated(f"terminated by signal {signum}")
 
 
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises Terminated (main thread only; elsewhere a no-op)."""
+def interrupts_between_writes(writes: StoreWrites) -> Iterator[None]:
+    """Within the block, Ctrl-C raises KeyboardInterrupt and SIGTERM Terminated, each only
+    between store writes (main thread only; elsewhere a no-op)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    # a Ctrl-C the process was started to ignore (a background job of a shell) stays ignored
+    caught = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not signal.SIG_IGN]
+    previous = {s: signal.signal(s, writes.on_signal) for s in caught}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _fail(recorder: RunRecorder, status: str, tags: Mapping[str, Any], trace: str | None = None) -> None:
@@ -178,7 +221,7 @@ def tracked_run(
         client, uri, run.info.run_id, run.info.experiment_id, asynchronous=tracking.async_logging
     )
     try:
-        with sigterm_as_interrupt():
+        with interrupts_between_writes(recorder.writes):
             yield recorder
     except KeyboardInterrupt:
         _fail(recorder, "KILLED", {RUN_STATUS_TAG: "killed"})

@@ -138,7 +138,7 @@ def log_model(
         # pyfunc.log_model logs into the active run, and files the model under the run's
         # experiment; leaving the `with` marks the run FINISHED, and the run's end then
         # sets the status that is true.
-        with mlflow.start_run(run_id=recorder.run_id), warnings.catch_warnings():
+        with recorder.writes.write(), mlflow.start_run(run_id=recorder.run_id), warnings.catch_warnings():
             # no input example on purpose: the signature is explicit (mlflow #16183)
             warnings.filterwarnings("ignore", message=".*input example.*")
             info = mlflow.pyfunc.log_model(

@@ -298,7 +298,7 @@ def test_ctrl_c_during_a_sweep_ends_the_running_job_killed_with_one_line(
 ):
     """Ctrl-C in the second job of a sequential sweep, once the first job's pictures have
     been drawn (so every process the sweep started is there): exit 130, one line, the
-    running job's run KILLED, the finished one FINISHED."""
+    running job's run KILLED, the finished one FINISHED, the sweep's parent KILLED."""
     store = f"sqlite:///{tmp_path / 'store.db'}"
     command = [
         sys.executable,
@@ -324,6 +324,8 @@ def test_ctrl_c_during_a_sweep_ends_the_running_job_killed_with_one_line(
     assert jobs["2"].info.status == "FINISHED", jobs["2"].info
     assert jobs["1000000"].info.status == "KILLED", jobs["1000000"].info
     assert jobs["1000000"].data.tags["run_status"] == "killed", jobs["1000000"].data.tags
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert [p.info.status for p in parents] == ["KILLED"], [(p.info.run_name, p.info.status) for p in parents]
     assert_one_interrupted_line(stderr)
 
 

@@ -81,3 +81,15 @@ def test_every_documented_override_parses_as_pasted(bash_words: Callable[[str], 
                 parser.parse_override(override)
             except Exception as err:  # noqa: BLE001 - the assertion names the command
                 pytest.fail(f"{command!r}: bash passes {override!r}, which Hydra rejects: {err}")
+
+
+def test_every_fixed_override_hint_in_the_package_parses_as_pasted(pasted_override: Pasted) -> None:
+    """Hints written out in the source (`set dataset.drop_blank_rows=true`, ...); computed
+    ones go through shell_override, tested above and where they are raised."""
+    hints = []
+    for module in sorted((ROOT / "pipeline").rglob("*.py")):
+        hints += re.findall(r"\bset ([\w+~]+\.[\w.]+=[^\s\"`)]+)", module.read_text(encoding="utf-8"))
+    assert len(hints) >= 5, hints
+    for hint in hints:
+        key, value = hint.split("=", 1)
+        assert pasted_override(hint) == (key, value) or value.lower() in ("true", "false"), hint

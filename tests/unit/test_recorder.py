@@ -288,3 +288,31 @@ def test_tracking_switched_off_records_nothing(paths, isolated_tracking) -> None
     with tracked_run(tracking(enabled=False), paths) as recorder:
         assert recorder is None
     assert not Path(isolated_tracking.removeprefix("sqlite:///")).exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_during_a_store_write_waits_for_the_write_to_end(signum: int) -> None:
+    """Ctrl-C inside SQLAlchemy's commit could leave SQLite locked by this process and the
+    run's KILLED waiting on it for ever: the interrupt is held until the write is done."""
+    from pipeline.tracking.recorder import StoreWrites, interrupts_between_writes
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        check_held_interrupt(signum, StoreWrites(), interrupts_between_writes)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def check_held_interrupt(signum: int, writes: Any, interrupts_between_writes: Any) -> None:
+    finished_write = False
+    with pytest.raises(KeyboardInterrupt), interrupts_between_writes(writes):
+        with writes.write():
+            os.kill(os.getpid(), signum)
+            time.sleep(0.05)  # the handler has run by now: it held the signal
+            finished_write = True
+        pytest.fail("the held interrupt was not raised when the write ended")
+    assert finished_write
+    with pytest.raises(KeyboardInterrupt), interrupts_between_writes(writes):  # between writes: at once
+        os.kill(os.getpid(), signum)
+        time.sleep(1)
+        pytest.fail("an interrupt between writes was held")
