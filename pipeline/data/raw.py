@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +27,14 @@ def materialize(dataset: DatasetConfig, download_dir: Path, target: Path) -> str
     refuse_if_too_large(source)  # before copying it
     shutil.copyfile(source, target)
     if dataset.path:
-        return str(Path(dataset.path).expanduser().resolve())
+        return dataset.path  # as configured: a relative path reads the same in every clone
     return str(dataset.url)
 
 
 def provenance(dataset: DatasetConfig, source: str, raw_file: Path) -> dict[str, Any]:
-    """What was ingested; reading it here refuses an unreadable file before the stage ends
+    """What was ingested; the same data and config give the same record, byte for byte, in
+    any clone at any time (no clock, no absolute path), so `dvc.lock` can say two people
+    got the same data. Reading it here refuses an unreadable file before the stage ends
     (messages name the source, not the temporary copy)."""
     frame = read_table(raw_file, dataset.separator, label=source)
     return {
@@ -43,7 +44,6 @@ def provenance(dataset: DatasetConfig, source: str, raw_file: Path) -> dict[str,
         "rows": int(len(frame)),
         "columns": [str(c) for c in frame.columns],
         "sha256": sha256_file(raw_file),
-        "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
