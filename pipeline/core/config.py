@@ -8,13 +8,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from pipeline.core.dataset_config import (  # noqa: F401 (part of this module's interface)
+    MISSING,
+    DatasetConfig,
+    DatasetName,
+    SplitConfig,
+    Strict,
+    SyntheticConfig,
+    Task,
+    TaskSetting,
+)
 from pipeline.core.errors import PipelineError
 
-MISSING = "???"
-
-DatasetName = Literal["diabetes", "facebook", "california_housing", "synthetic", "csv"]
 OptimizerName = Literal["sgd", "momentum", "rmsprop", "adam", "adamw", "nadam", "adagrad"]
 ScheduleName = Literal["none", "inverse_time", "exponential", "cosine"]
 Activation = Literal[
@@ -39,70 +46,7 @@ Initializer = Literal[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SyntheticConfig(_Strict):
-    n_samples: int = Field(gt=2)
-    noise: float = Field(ge=0)
-    seed: int = 0
-
-
-class DatasetConfig(_Strict):
-    name: DatasetName
-    path: str | None = None
-    url: str | None = None
-    sha256: str | None = None
-    archive_member: str | None = None
-    separator: str = Field(min_length=1)
-    target: str = Field(min_length=1)
-    features: list[str] | None = None
-    categorical: list[str] = []
-    drop_blank_rows: bool = True
-    # a feature with one value everywhere: kept (scale 1, with a warning) or dropped
-    constant_columns: Literal["keep", "drop"] = "keep"
-    synthetic: SyntheticConfig | None = None
-
-    @model_validator(mode="after")
-    def _source_is_known(self) -> DatasetConfig:
-        if self.path == MISSING:
-            raise ValueError(f"dataset.path is required for dataset={self.name}: set dataset.path=FILE")
-        if self.target == MISSING:
-            raise ValueError(f"dataset.target is required for dataset={self.name}: set dataset.target=COLUMN")
-        if self.name == "synthetic" and self.synthetic is None:
-            raise ValueError("dataset.synthetic (n_samples, noise, seed) is required for dataset=synthetic")
-        if self.name in ("facebook", "california_housing", "csv") and not (self.path or self.url):
-            raise ValueError(f"dataset={self.name} needs dataset.path (a local file) or dataset.url")
-        return self
-
-
-class SplitConfig(_Strict):
-    validation: float | int
-    test: float | int
-    seed: int = 42
-
-    @field_validator("validation", "test")
-    @classmethod
-    def _size(cls, value: float | int) -> float | int:
-        if isinstance(value, float) and not 0.0 < value < 1.0:
-            raise ValueError(f"a fraction must lie in (0, 1) or be a row count >= 1, got {value}")
-        if isinstance(value, int) and value < 1:
-            raise ValueError(f"a row count must be >= 1 (or a fraction in (0, 1)), got {value}")
-        return value
-
-    @model_validator(mode="after")
-    def _leaves_training_rows(self) -> SplitConfig:
-        if isinstance(self.validation, float) and isinstance(self.test, float):
-            if self.validation + self.test >= 1.0:
-                raise ValueError(
-                    f"split.validation + split.test = {self.validation + self.test:g} leaves no "
-                    "training rows: their sum must be below 1"
-                )
-        return self
-
-
-class ModelConfig(_Strict):
+class ModelConfig(Strict):
     hidden_units: list[int] = []
     # shorthand for searches: when both are set, `depth` layers of `width` units replace hidden_units
     depth: int | None = Field(default=None, ge=0)
@@ -149,14 +93,14 @@ class ModelConfig(_Strict):
         return float(value[layer] if isinstance(value, list) else value)
 
 
-class ScheduleConfig(_Strict):
+class ScheduleConfig(Strict):
     name: ScheduleName = "none"
     decay_rate: float = Field(default=0.0, ge=0)
     decay_steps: int = Field(default=1, ge=1)
     alpha: float = Field(default=0.0, ge=0, le=1)  # cosine: the floor, as a fraction of the start
 
 
-class OptimizerConfig(_Strict):
+class OptimizerConfig(Strict):
     name: OptimizerName
     learning_rate: float = Field(gt=0)
     momentum: float = Field(default=0.0, ge=0, lt=1)
@@ -165,15 +109,18 @@ class OptimizerConfig(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
 
 
-class EarlyStoppingConfig(_Strict):
+class EarlyStoppingConfig(Strict):
     enabled: bool = False
-    monitor: Literal["val_loss", "val_mse", "train_loss", "train_mse"] = "val_loss"
+    # accuracies (classification) are maximized, the others minimized
+    monitor: Literal[
+        "val_loss", "val_mse", "train_loss", "train_mse", "val_accuracy", "train_accuracy"
+    ] = "val_loss"
     patience: int = Field(default=3, ge=0)
     min_delta: float = Field(default=0.0, ge=0)
     restore_best_weights: bool = True
 
 
-class TrainingConfig(_Strict):
+class TrainingConfig(Strict):
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     seed: int = 42
@@ -196,7 +143,7 @@ class TrainingConfig(_Strict):
         return value
 
 
-class TrackingConfig(_Strict):
+class TrackingConfig(Strict):
     enabled: bool = True
     uri: str | None = None
     experiment: str = Field(min_length=1)
@@ -220,7 +167,7 @@ class TrackingConfig(_Strict):
         return re.sub(r"(?<![\d.])(\d*\.\d+)(?:[eE][-+]?\d+)?(?![\d.])", rounded, name)
 
 
-class PathsConfig(_Strict):
+class PathsConfig(Strict):
     raw_dir: str
     interim_dir: str
     processed_dir: str
@@ -231,13 +178,14 @@ class PathsConfig(_Strict):
     metrics: str
     headline_metrics: str
     predictions: str
+    confusion: str
     train_figures: str
     eval_figures: str
     mlflow_db: str
     mlflow_artifacts: str
 
 
-class Config(_Strict):
+class Config(Strict):
     paths: PathsConfig
     split: SplitConfig
     dataset: DatasetConfig

@@ -16,6 +16,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import NORMALIZED_FILE, PROVENANCE_FILE, RAW_FILE, SCHEMA_FILE
 from pipeline.core.io import atomic_dir, read_json, write_json
 from pipeline.data.features import category_strings, encode, encoded_names
+from pipeline.data.labels import class_labels
 from pipeline.data.tabular import read_table
 
 
@@ -97,7 +98,8 @@ def build_schema(frame: pd.DataFrame, dataset: DatasetConfig, features: list[str
 def normalize(
     frame: pd.DataFrame, dataset: DatasetConfig, source: str
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Raw frame -> (encoded features plus target, schema); bad data is one PipelineError."""
+    """Raw frame -> (encoded features plus target, schema); bad data is one PipelineError.
+    A classification target becomes class indices, its classes and task in the schema."""
     from pipeline.data.schemas import validate  # pandera: imported by the stages that check data only
 
     columns = [str(c) for c in frame.columns]
@@ -108,9 +110,17 @@ def normalize(
     constant = constant_columns(frame, features, dataset.categorical)
     features = kept_features(features, constant, dataset, source)
     frame = frame[[*features, dataset.target]]
-    schema = build_schema(frame, dataset, features) | {"constant_columns": constant}
+    target = frame[dataset.target]
+    labels = class_labels(target, dataset.task, source) if dataset.task != "regression" else None
+    schema = build_schema(frame, dataset, features) | {
+        "constant_columns": constant,
+        "task": labels.task if labels else "regression",
+        "classes": labels.classes if labels else None,
+    }
     encoded = encode(frame, schema)
-    encoded[dataset.target] = numbers(frame[dataset.target])
+    encoded[dataset.target] = labels.codes if labels else numbers(frame[dataset.target])
+    if labels and labels.note:
+        print(f"note: {labels.note}", file=sys.stderr)
     return encoded, schema
 
 

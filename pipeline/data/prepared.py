@@ -68,6 +68,16 @@ class Prepared:
     directory: Path
 
     @property
+    def task(self) -> str:
+        """`regression`, `binary` or `multiclass` (the schema's, decided by the normalize stage)."""
+        return str(self.schema.get("task", "regression"))
+
+    @property
+    def classes(self) -> list[str]:
+        """A classification target's classes (class index i is classes[i]); [] for regression."""
+        return list(self.schema.get("classes") or [])
+
+    @property
     def target_stats(self) -> dict[str, list[float]]:
         return {"mean": [self.scaler["target"]["mean"]], "std": [self.scaler["target"]["std"]]}
 
@@ -147,10 +157,12 @@ def scaled_vector(values: np.ndarray, mean: float, std: float, scale: bool) -> n
 def matrices_from(
     source: Columns, schema: dict[str, Any], scaler: dict[str, Any], training: TrainingConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs and target, scaled with `scaler` as `training` says, as aligned float32."""
+    """Model inputs and target, scaled with `scaler` as `training` says, as aligned float32.
+    A classification target stays class indices (0.0, 1.0, ...): `scale_target` is for regression."""
     x = scaled_matrix(source, schema["encoded_features"], scaler["features"], training.scale_features)
     target = scaler["target"]
-    y = scaled_vector(source.column(schema["target"]), target["mean"], target["std"], training.scale_target)
+    scale_target = training.scale_target and schema.get("task", "regression") == "regression"
+    y = scaled_vector(source.column(schema["target"]), target["mean"], target["std"], scale_target)
     return x, y
 
 

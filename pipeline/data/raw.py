@@ -6,23 +6,46 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from pipeline.core.config import DatasetConfig
 from pipeline.core.files import PROVENANCE_FILE, RAW_FILE
 from pipeline.core.io import atomic_dir, sha256_file, write_json
-from pipeline.data.sources import diabetes_frame, local_source, synthetic_frame
+from pipeline.data.sources import (
+    breast_cancer_frame,
+    diabetes_frame,
+    digits_frame,
+    local_source,
+    moons_frame,
+    synthetic_frame,
+)
 from pipeline.data.tabular import read_table, refuse_if_too_large
+
+
+def generated(dataset: DatasetConfig) -> tuple[pd.DataFrame, str] | None:
+    """A bundled or generated data set's frame and a description of it; None for a file."""
+    spec = dataset.synthetic
+    if dataset.name == "diabetes":
+        return diabetes_frame(), "sklearn.datasets.load_diabetes(scaled=False)"
+    if dataset.name == "digits":
+        return digits_frame(), "sklearn.datasets.load_digits()"
+    if dataset.name == "breast_cancer":
+        return breast_cancer_frame(), "sklearn.datasets.load_breast_cancer(), target as its class names"
+    if dataset.name == "moons" and spec is not None:
+        size = f"n_samples={spec.n_samples}, noise={spec.noise}, random_state={spec.seed}"
+        return moons_frame(spec), f"sklearn.datasets.make_moons({size})"
+    if dataset.name == "synthetic" and spec is not None:
+        size = f"n={spec.n_samples}, noise={spec.noise}, seed={spec.seed}"
+        return synthetic_frame(spec), f"synthetic sin(2*pi*x) + noise ({size})"
+    return None
 
 
 def materialize(dataset: DatasetConfig, download_dir: Path, target: Path) -> str:
     """Write the data set's raw file to `target`; return a description of its source."""
-    if dataset.name == "diabetes":
-        diabetes_frame().to_csv(target, index=False, sep=dataset.separator)
-        return "sklearn.datasets.load_diabetes(scaled=False)"
-    if dataset.name == "synthetic":
-        assert dataset.synthetic is not None
-        synthetic_frame(dataset.synthetic).to_csv(target, index=False, sep=dataset.separator)
-        spec = dataset.synthetic
-        return f"synthetic sin(2*pi*x) + noise (n={spec.n_samples}, noise={spec.noise}, seed={spec.seed})"
+    made = generated(dataset)
+    if made is not None:
+        made[0].to_csv(target, index=False, sep=dataset.separator)
+        return made[1]
     source = local_source(dataset, download_dir)
     refuse_if_too_large(source)  # before copying it
     shutil.copyfile(source, target)

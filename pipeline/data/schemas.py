@@ -50,8 +50,11 @@ def used_columns(dataset: DatasetConfig, features: Sequence[str]) -> list[str]:
 def dataset_schema(dataset: DatasetConfig, features: Sequence[str]) -> pa.DataFrameSchema:
     """The schema of the used columns for `dataset` with these raw feature columns."""
     numeric = [pa.Check(number_or_blank, name=NUMERIC), pa.Check(not_infinite, name=FINITE)]
+    text = set(dataset.categorical)  # class labels may be text too (pipeline.data.labels checks them)
+    if dataset.task != "regression":
+        text.add(dataset.target)
     columns = {
-        name: pa.Column(checks=[] if name in dataset.categorical else numeric, nullable=False, required=True)
+        name: pa.Column(checks=[] if name in text else numeric, nullable=False, required=True)
         for name in used_columns(dataset, features)
     }
     has_rows = pa.Check(lambda frame: len(frame) > 0, name=HAS_ROWS)

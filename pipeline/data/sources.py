@@ -25,6 +25,35 @@ def diabetes_frame() -> pd.DataFrame:
     return load_diabetes(scaled=False, as_frame=True).frame
 
 
+def digits_frame() -> pd.DataFrame:
+    """scikit-learn's bundled 8x8 handwritten digits: 64 pixel columns (0-16), target `digit`
+    (10 classes; the offline stand-in for MNIST)."""
+    from sklearn.datasets import load_digits
+
+    frame = load_digits(as_frame=True).frame
+    return frame.rename(columns={"target": "digit"})
+
+
+def breast_cancer_frame() -> pd.DataFrame:
+    """scikit-learn's bundled Wisconsin breast cancer data: 30 measurements, target
+    `diagnosis` as text (`malignant` or `benign`)."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    frame = bunch.frame.drop(columns="target")
+    frame["diagnosis"] = bunch.target_names[bunch.target.to_numpy()]
+    return frame
+
+
+def moons_frame(spec: SyntheticConfig) -> pd.DataFrame:
+    """Two interleaving half circles in the plane (scikit-learn's make_moons), seeded:
+    inputs `x1`, `x2`, class `label` 0 or 1."""
+    from sklearn.datasets import make_moons
+
+    x, label = make_moons(n_samples=spec.n_samples, noise=spec.noise, random_state=spec.seed)
+    return pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "label": label})
+
+
 def synthetic_frame(spec: SyntheticConfig) -> pd.DataFrame:
     """A noisy smooth 1-D function: y = sin(2 pi x) + N(0, noise^2), x uniform on [0, 1]."""
     rng = np.random.default_rng(spec.seed)

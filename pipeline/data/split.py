@@ -1,4 +1,5 @@
 """Split: seeded train / validation / test partitions and training-only scaling statistics.
+A classification target's partitions are stratified by class.
 
 The course lab standardizes all rows before splitting, which leaks validation rows into
 training; here the statistics come from the training rows only.
@@ -19,6 +20,7 @@ from pipeline.core.files import MANIFEST_FILE, NORMALIZED_FILE, PARTS, SCALER_FI
 from pipeline.core.io import atomic_dir, md5_file, read_json, write_json
 from pipeline.data.features import encoded_names, fit_standardizer
 from pipeline.data.fingerprint import config_fingerprint, data_fingerprint
+from pipeline.data.labels import class_counts
 
 
 def _count(size: float | int, rows: int) -> int:
@@ -49,6 +51,40 @@ def partition(frame: pd.DataFrame, sizes: dict[str, int], seed: int) -> dict[str
     return parts
 
 
+def stratified_partition(
+    frame: pd.DataFrame, sizes: dict[str, int], seed: int, target: str, classes: list[str], source: str
+) -> dict[str, pd.DataFrame]:
+    """Partitions of the sizes asked with each class in the same proportion in every one
+    (scikit-learn's stratified `train_test_split`, seeded), rows in file order within each."""
+    from sklearn.model_selection import train_test_split
+
+    codes = frame[target].to_numpy(dtype="int64")
+    counts = class_counts(codes, classes)
+    few = {name: n for name, n in counts.items() if n < len(PARTS)}
+    if few:
+        raise PipelineError(
+            f"{source}: class(es) {few} of {target!r} have too few rows to stratify the split "
+            f"(each class needs at least {len(PARTS)}: one per partition); classes found {counts}"
+        )
+    small = {part: n for part, n in sizes.items() if n < len(classes)}
+    if small:
+        raise PipelineError(
+            f"{source}: partition(s) {small} would hold fewer rows than the {len(classes)} classes of "
+            f"{target!r}; a stratified split needs one of every class in each: raise split.validation "
+            "and split.test (e.g. split.test=0.2)"
+        )
+    index = np.arange(len(frame))
+    try:
+        rest, test = train_test_split(index, test_size=sizes["test"], stratify=codes, random_state=seed)
+        train, validation = train_test_split(
+            rest, test_size=sizes["validation"], stratify=codes[rest], random_state=seed
+        )
+    except ValueError as err:
+        raise PipelineError(f"{source}: cannot stratify the split by {target!r}: {err}") from None
+    rows = {"train": train, "validation": validation, "test": test}
+    return {part: frame.iloc[np.sort(rows[part])].reset_index(drop=True) for part in PARTS}
+
+
 def fit_scaler(train: pd.DataFrame, schema: dict[str, Any]) -> dict[str, Any]:
     """Standardization statistics for features and target, from the training rows only."""
     features = schema["encoded_features"]
@@ -62,7 +98,10 @@ def fit_scaler(train: pd.DataFrame, schema: dict[str, Any]) -> dict[str, Any]:
     for index, name in enumerate(features):
         if name in one_hot:
             stats["mean"][index], stats["std"][index] = 0.0, 1.0
-    target = fit_standardizer(train[[schema["target"]]].to_numpy())
+    if schema.get("task", "regression") == "regression":
+        target = fit_standardizer(train[[schema["target"]]].to_numpy())
+    else:  # class indices are never scaled
+        target = {"mean": [0.0], "std": [1.0]}
     return {
         "features": {"names": features, **stats},
         "target": {"name": schema["target"], "mean": target["mean"][0], "std": target["std"][0]},
@@ -79,7 +118,11 @@ def split_folder(
     frame = pd.read_parquet(source)
     schema = read_json(interim_dir / SCHEMA_FILE)
     sizes = split_sizes(len(frame), split, str(source))
-    parts = partition(frame, sizes, split.seed)
+    if schema.get("task", "regression") == "regression":
+        parts = partition(frame, sizes, split.seed)
+    else:
+        target, classes = schema["target"], schema["classes"]
+        parts = stratified_partition(frame, sizes, split.seed, target, classes, str(source))
     with atomic_dir(processed_dir) as tmp:
         for part, rows in parts.items():
             rows.to_parquet(tmp / part_file(part), index=False)

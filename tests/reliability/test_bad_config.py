@@ -102,7 +102,20 @@ def test_bad_config_is_refused_naming_the_key_before_any_data(
     ("override", "group", "options"),
     [
         ("optimizer=adamax", "optimizer", ["adam", "momentum", "momentum_decay", "rmsprop", "sgd"]),
-        ("dataset=mnist", "dataset", ["california_housing", "csv", "diabetes", "facebook", "synthetic"]),
+        (
+            "dataset=mnist",
+            "dataset",
+            [
+                "breast_cancer",
+                "california_housing",
+                "csv",
+                "diabetes",
+                "digits",
+                "facebook",
+                "moons",
+                "synthetic",
+            ],
+        ),
     ],
 )
 def test_an_unknown_config_group_option_lists_the_valid_ones(
