@@ -83,9 +83,13 @@ def run_job(
 
 
 def objective(report: dict[str, Any]) -> float:
-    """What a sweeper minimizes: the cross-validated or validation MSE on the scaled target."""
+    """What a sweeper minimizes: the cross-validated or validation MSE on the scaled target;
+    for a classifier the cross-validated or validation log loss."""
     if report.get("status") == "diverged":
         return math.inf
+    classifier = report.get("task", "regression") != "regression"
     if report.get("cv"):
-        return float(report["cv"]["cv_val_mse_mean"])
+        return float(report["cv"]["cv_val_log_loss_mean" if classifier else "cv_val_mse_mean"])
+    if classifier:
+        return float(report["validation"]["log_loss"])
     return float(report["validation"]["scaled"]["mse"])

@@ -21,12 +21,14 @@ import tensorflow as tf
 
 from pipeline.model.diagnostics import dense_layers
 from pipeline.model.epoch import compiled
+from pipeline.model.losses import metric_names
 from pipeline.model.network import current_learning_rate
 
 
 @dataclass
 class EarlyStopping:
-    """Keras' EarlyStopping rule: stop after `patience` epochs without improvement."""
+    """Keras' EarlyStopping rule: stop after `patience` epochs without improvement (a fall,
+    or for an accuracy a rise, of more than `min_delta`)."""
 
     monitor: str
     patience: int
@@ -40,6 +42,8 @@ class EarlyStopping:
     def update(self, epoch: int, logs: dict[str, float], model: keras.Model) -> bool:
         """Record epoch `epoch` (1-based); True when training should stop."""
         current = logs.get(self.monitor, math.nan)
+        if self.monitor.endswith("accuracy"):
+            current = -current  # higher is better: compared as its negative
         if not math.isfinite(current):
             return False
         self.wait += 1
@@ -118,8 +122,10 @@ def train(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     diagnostics: bool = False,
     probe_rows: int = 4096,
+    task: str = "regression",
 ) -> Outcome:
     """Train for up to `epochs`; stop at the first non-finite batch loss or by early stopping.
+    History rows hold `train_loss`, `val_loss` and the task's `metric_names` (pipeline.model.losses).
 
     With `diagnostics`, each history row also has `diag/<layer>/...` values: the kernel's
     gradient norm over the epoch's optimizer steps, as a root mean square (`grad_norm`) and
@@ -129,13 +135,13 @@ def train(
     """
     tf.get_logger().setLevel("ERROR")  # a new network per fit retraces by design; no warning
     optimizer.build(model.trainable_variables)
-    with compiled(model, optimizer, batch_size, diagnostics) as (net, opt, run_epoch):
+    with compiled(model, optimizer, batch_size, diagnostics, task) as (net, opt, run_epoch):
         outcome = _train(
             net,
             opt,
             run_epoch,
             (train_data, validation_data),
-            (epochs, seed, diagnostics, probe_rows),
+            (epochs, seed, diagnostics, probe_rows, metric_names(task)),
             early_stopping,
             on_epoch,
         )
@@ -149,11 +155,13 @@ def _train(
     optimizer: keras.optimizers.Optimizer,
     run_epoch: Any,
     data: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
-    settings: tuple[int, int, bool, int],  # epochs, seed, diagnostics, probe rows
+    settings: tuple[int, int, bool, int, tuple[str, ...]],  # epochs, seed, diagnostics, probe rows, metrics
     early_stopping: EarlyStopping | None,
     on_epoch: Callable[[dict[str, float]], None] | None,
 ) -> Outcome:
-    (train_data, validation_data), (epochs, seed, diagnostics, probe_rows) = data, settings
+    (train_data, validation_data), (epochs, seed, diagnostics, probe_rows, metrics) = data, settings
+    val_keys = ("val_loss", *(f"val_{m}" for m in metrics))
+    all_keys = ("train_loss", *(f"train_{m}" for m in metrics), *val_keys)
     names = [layer.name for layer in dense_layers(model)]
     x, y = (as_tensor(a) for a in train_data)
     xv, yv = (as_tensor(a) for a in validation_data)
@@ -163,11 +171,7 @@ def _train(
         epoch_seed = tf.constant([seed, epoch], tf.int64)
         values = {k: v.numpy() for k, v in run_epoch(x, y, xv, yv, sample, epoch_seed).items()}
         row: dict[str, float] = {"epoch": epoch}
-        keys = (
-            ("train_loss", "train_mse", "val_loss", "val_mse")
-            if values["steps_done"]
-            else ("val_loss", "val_mse")
-        )
+        keys = all_keys if values["steps_done"] else val_keys
         row |= {k: float(values[k]) for k in keys}
         row["learning_rate"] = current_learning_rate(optimizer)
         if diagnostics:
@@ -194,9 +198,13 @@ def _train(
 
 
 def predict(model: keras.Model, x: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """The model's outputs for `x` as float64, in chunks (no Keras predict-loop overhead)."""
+    """The model's outputs for `x` as float64, in chunks (no Keras predict-loop overhead): a
+    vector for a one-unit output, else one row per input row."""
     parts = [
         np.asarray(model(tf.convert_to_tensor(x[start : start + chunk], tf.float32), training=False))
         for start in range(0, len(x), chunk)
     ]
-    return np.concatenate(parts).reshape(-1).astype("float64") if parts else np.zeros(0)
+    if not parts:
+        return np.zeros(0)
+    out = np.concatenate(parts).astype("float64")
+    return out.reshape(-1) if out.shape[-1] == 1 else out

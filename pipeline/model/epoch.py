@@ -15,11 +15,22 @@ import keras
 import tensorflow as tf
 
 from pipeline.model.diagnostics import FLOAT32_MAX, dense_layers, probe
+from pipeline.model.losses import batch_terms, metric_names
 
 
 def epoch_function(
-    model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int, diagnostics: bool
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    batch_size: int,
+    diagnostics: bool,
+    task: str = "regression",
 ) -> Any:
+    """The compiled epoch for `task` (pipeline.model.losses): its values are the epoch's
+    `train_loss`, `val_loss` (data loss plus penalties), `train_<m>`, `val_<m>` for each of the
+    task's `metric_names`, and what the loop needs (steps done, the first bad batch, gradient
+    norms, the diagnostics)."""
+    data_name = metric_names(task)[0]
+    classify = task != "regression"
     variables = model.trainable_variables
     kernel_ids = {id(layer.kernel) for layer in dense_layers(model)}
     kernel_index = [i for i, v in enumerate(variables) if id(v) in kernel_ids]
@@ -29,7 +40,7 @@ def epoch_function(
         losses = model.losses
         return tf.add_n(losses) if losses else tf.constant(0.0)
 
-    measure = probe(model) if diagnostics else None
+    measure = probe(model, task) if diagnostics else None
 
     @tf.function(reduce_retracing=True)
     def run_epoch(
@@ -40,6 +51,7 @@ def epoch_function(
         steps = (n + batch_size - 1) // batch_size
         loss_sum = tf.constant(0.0)
         mse_sum = tf.constant(0.0)
+        correct_sum = tf.constant(0.0)
         seen = tf.constant(0.0)
         done = tf.constant(0.0)
         bad_batch = tf.constant(0)
@@ -50,8 +62,7 @@ def epoch_function(
             rows = order[step * batch_size : tf.minimum((step + 1) * batch_size, n)]
             xb, yb = tf.gather(x, rows), tf.gather(y, rows)
             with tf.GradientTape() as tape:
-                pred = tf.reshape(model(xb, training=True), [-1])
-                mse = tf.reduce_mean(tf.square(pred - yb))
+                mse, correct = batch_terms(task, model(xb, training=True), yb)
                 loss = mse + penalty()
             if not tf.math.is_finite(loss):
                 bad_batch = step + 1
@@ -68,23 +79,35 @@ def epoch_function(
             count = tf.cast(tf.shape(rows)[0], tf.float32)
             loss_sum += loss * count
             mse_sum += mse * count
+            correct_sum += correct
             seen += count
             done += 1.0
-        val_pred = tf.reshape(model(xv, training=False), [-1])
-        val_mse = tf.reduce_mean(tf.square(val_pred - yv))
+        val_mse, val_correct = batch_terms(task, model(xv, training=False), yv)
         seen = tf.maximum(seen, 1.0)
         probed = measure(xs) if measure is not None else {}
-        return probed | {
-            "train_loss": loss_sum / seen,
-            "train_mse": mse_sum / seen,
-            "val_loss": val_mse + penalty(),
-            "val_mse": val_mse,
-            "bad_batch": bad_batch,
-            "bad_loss": bad_loss,
-            "steps_done": done,
-            "grad_norm": tf.sqrt(tf.minimum(norm_sum / tf.maximum(done, 1.0), FLOAT32_MAX)),  # RMS
-            "grad_norm_max": tf.sqrt(norm_max),
-        }
+        accuracy = (
+            {
+                "train_accuracy": correct_sum / seen,
+                "val_accuracy": val_correct / tf.cast(tf.shape(yv)[0], tf.float32),
+            }
+            if classify
+            else {}
+        )
+        return (
+            probed
+            | accuracy
+            | {
+                "train_loss": loss_sum / seen,
+                f"train_{data_name}": mse_sum / seen,
+                "val_loss": val_mse + penalty(),
+                f"val_{data_name}": val_mse,
+                "bad_batch": bad_batch,
+                "bad_loss": bad_loss,
+                "steps_done": done,
+                "grad_norm": tf.sqrt(tf.minimum(norm_sum / tf.maximum(done, 1.0), FLOAT32_MAX)),  # RMS
+                "grad_norm_max": tf.sqrt(norm_max),
+            }
+        )
 
     return run_epoch
 
@@ -97,7 +120,11 @@ _compiled_lock = threading.Lock()
 
 
 def structure_key(
-    model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int, diagnostics: bool
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    batch_size: int,
+    diagnostics: bool,
+    task: str = "regression",
 ) -> str:
     """What the compiled epoch function depends on: the network without its initializers
     (they only choose the starting weights, which are copied in), the optimizer without a
@@ -113,13 +140,19 @@ def structure_key(
     if isinstance(settings.get("learning_rate"), float):
         settings.pop("learning_rate")
     return json.dumps(
-        [type(optimizer).__name__, layers, settings, batch_size, diagnostics], sort_keys=True, default=str
+        [type(optimizer).__name__, layers, settings, batch_size, diagnostics, task],
+        sort_keys=True,
+        default=str,
     )
 
 
 @contextmanager
 def compiled(
-    model: keras.Model, optimizer: keras.optimizers.Optimizer, batch_size: int, diagnostics: bool
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    batch_size: int,
+    diagnostics: bool,
+    task: str = "regression",
 ) -> Iterator[tuple[keras.Model, keras.optimizers.Optimizer, Any]]:
     """A network, optimizer and compiled epoch function to train `model` with `optimizer`.
 
@@ -131,7 +164,7 @@ def compiled(
     The caller copies the trained weights back. A copy in use by another thread is not
     shared: that fit compiles its own.
     """
-    key = structure_key(model, optimizer, batch_size, diagnostics)
+    key = structure_key(model, optimizer, batch_size, diagnostics, task)
     with _compiled_lock:
         entry = _compiled.get(key)
         if entry is not None:
@@ -141,7 +174,7 @@ def compiled(
         net.set_weights(model.get_weights())
         opt = type(optimizer).from_config(optimizer.get_config())
         opt.build(net.trainable_variables)
-        run_epoch = epoch_function(net, opt, batch_size, diagnostics)
+        run_epoch = epoch_function(net, opt, batch_size, diagnostics, task)
         entry = (net, opt, run_epoch, threading.Lock())
         with _compiled_lock:
             _compiled[key] = entry
@@ -149,7 +182,7 @@ def compiled(
                 _compiled.popitem(last=False)
     net, opt, run_epoch, lock = entry
     if not lock.acquire(blocking=False):  # another thread trains on this copy right now
-        run_epoch = epoch_function(model, optimizer, batch_size, diagnostics)
+        run_epoch = epoch_function(model, optimizer, batch_size, diagnostics, task)
         yield model, optimizer, run_epoch
         return
     try:

@@ -1,4 +1,5 @@
-"""Regression metrics per partition, on the scaled target and in the target's own units."""
+"""Metrics per partition: for regression on the scaled target and in the target's own units;
+for classification those of pipeline.model.class_metrics."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from pipeline.core.config import TrainingConfig
 from pipeline.core.files import PARTS
 from pipeline.data.features import standardize, unstandardize
 from pipeline.data.prepared import Prepared, design_matrix, target_values
+from pipeline.model.class_metrics import class_predictions, classification_metrics, prediction_frame
 from pipeline.model.engine import predict
 
 UNITS = ("scaled", "original")
 SHOWN_PARTS = ("validation", "test")  # the partitions of the `dvc plots` data and the pictures
-Metrics = dict[str, dict[str, dict[str, float]]]  # {part: {units: {metric: value}}}
+# regression {part: {units: {metric: value}}}; classification {part: {metric: value}}
+Metrics = dict[str, dict[str, Any]]
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -55,10 +58,18 @@ def part_metrics(
 def evaluate_parts(
     model: keras.Model, prepared: Prepared, training: TrainingConfig
 ) -> tuple[Metrics, dict[str, pd.DataFrame]]:
-    """Every partition's metrics, and the validation and test predictions (actual, predicted).
-    Besides those two, one partition's predictions are in memory at a time."""
+    """Every partition's metrics, and the validation and test predictions (actual, predicted;
+    for classification class names and each class's probability). Besides those two, one
+    partition's predictions are in memory at a time."""
     metrics: Metrics = {}
     shown: dict[str, pd.DataFrame] = {}
+    if prepared.task != "regression":
+        for part in PARTS:
+            actual, proba = class_predictions(model, prepared, training, part)
+            metrics[part] = classification_metrics(actual, proba, prepared.classes)
+            if part in SHOWN_PARTS:
+                shown[part] = prediction_frame(actual, proba, prepared.classes)
+        return metrics, shown
     for part in PARTS:
         actual, predicted = part_predictions(model, prepared, training, part)
         metrics[part] = part_metrics(actual, predicted, prepared.target_stats)
@@ -68,13 +79,15 @@ def evaluate_parts(
 
 
 def flat_metrics(metrics: Metrics) -> dict[str, float]:
-    """MLflow names: `test_mse_scaled`, `test_mae_original`, ..."""
-    return {
-        f"{part}_{name}_{units}": value
-        for part, by_units in metrics.items()
-        for units, values in by_units.items()
-        for name, value in values.items()
-    }
+    """MLflow names: `test_mse_scaled`, `test_mae_original`, ...; `test_accuracy`, ..."""
+    flat: dict[str, float] = {}
+    for part, values in metrics.items():
+        for key, value in values.items():
+            if isinstance(value, dict):
+                flat |= {f"{part}_{name}_{key}": v for name, v in value.items()}
+            else:
+                flat[f"{part}_{key}"] = value
+    return flat
 
 
 def report_metrics(report: dict[str, Any]) -> Metrics:
@@ -83,6 +96,7 @@ def report_metrics(report: dict[str, Any]) -> Metrics:
 
 
 def plot_frame(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Predicted against actual (original units) on validation and test, for `dvc plots`."""
+    """Predicted against actual (original units, or class names) on validation and test, for
+    `dvc plots`."""
     frames = [predictions[p][["actual", "predicted"]].assign(split=p) for p in SHOWN_PARTS]
     return pd.concat(frames, ignore_index=True)

@@ -38,8 +38,11 @@ def _regularizer(model: ModelConfig, layer: int) -> keras.regularizers.Regulariz
     return keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
 
 
-def build_model(n_inputs: int, model: ModelConfig) -> keras.Sequential:
-    """Dense hidden layers as configured, then a linear Dense(1) output."""
+def build_model(
+    n_inputs: int, model: ModelConfig, outputs: int = 1, task: str = "regression"
+) -> keras.Sequential:
+    """Dense hidden layers as configured, then a linear Dense(`outputs`) output: the
+    prediction for regression, logits for classification (pipeline.model.losses)."""
     layers: list[keras.layers.Layer] = [keras.Input(shape=(n_inputs,), name="features")]
     for index, units in enumerate(model.hidden_units):
         layers.append(
@@ -54,7 +57,7 @@ def build_model(n_inputs: int, model: ModelConfig) -> keras.Sequential:
         )
     layers.append(
         keras.layers.Dense(
-            1,
+            outputs,
             activation="linear",
             kernel_initializer=make_initializer(model.initializer, model.initializer_args),
             bias_initializer=make_initializer(model.bias_initializer),
@@ -62,7 +65,7 @@ def build_model(n_inputs: int, model: ModelConfig) -> keras.Sequential:
             name="output",
         )
     )
-    return keras.Sequential(layers, name="regressor")
+    return keras.Sequential(layers, name="regressor" if task == "regression" else "classifier")
 
 
 def make_schedule(opt: OptimizerConfig) -> float | keras.optimizers.schedules.LearningRateSchedule:

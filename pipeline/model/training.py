@@ -17,9 +17,21 @@ from pipeline.data.features import standardize, unstandardize
 from pipeline.data.prepared import Prepared
 from pipeline.model import engine
 from pipeline.model.diagnostics import dense_layers
+from pipeline.model.losses import output_units
 from pipeline.model.network import build_model, make_optimizer
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "train_mse", "val_loss", "val_mse", "learning_rate")
+HISTORY_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_mse",
+    "train_crossentropy",
+    "train_accuracy",
+    "val_loss",
+    "val_mse",
+    "val_crossentropy",
+    "val_accuracy",
+    "learning_rate",
+)
 DIAGNOSTICS_AUTO_MAX_PARAMS = 2_000
 
 
@@ -70,13 +82,16 @@ def fit(
     train: tuple[np.ndarray, np.ndarray],
     validation: tuple[np.ndarray, np.ndarray],
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    task: str = "regression",
+    classes: int = 0,
 ) -> TrainResult:
-    """Seed, build and train the configured network; the same config and data give the same
-    weights and history. `on_epoch` gets each epoch's history row as it is made."""
+    """Seed, build and train the configured network for `task` (with `classes` classes for
+    classification); the same config and data give the same weights and history.
+    `on_epoch` gets each epoch's history row as it is made."""
     engine.use_threads(training.threads)
     engine.use_graph_optimizer(training.graph_optimizer)
     keras.utils.set_random_seed(training.seed)
-    model = build_model(train[0].shape[1], network)
+    model = build_model(train[0].shape[1], network, output_units(task, classes), task)
     es = training.early_stopping
     stopper = (
         engine.EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best_weights)
@@ -96,6 +111,7 @@ def fit(
         on_epoch=on_epoch,
         diagnostics=diagnostics_enabled(training.diagnostics, model),
         probe_rows=training.diagnostics_rows,
+        task=task,
     )
     result = TrainResult(model, outcome.history, len(outcome.history), time.perf_counter() - started)
     result.max_grad_norm, result.max_grad_layer = outcome.max_grad_norm, outcome.max_grad_layer
@@ -141,9 +157,10 @@ def describe(result: TrainResult) -> str:
         )
     last = result.history[-1]
     stop = f", early-stopped at epoch {result.stopped_epoch}" if result.stopped_epoch else ""
+    accuracy = f", val_accuracy {last['val_accuracy']:.4g}" if "val_accuracy" in last else ""
     return (
         f"train: {result.epochs_run} epochs in {result.seconds:.1f}s{stop}; "
-        f"final train_loss {last['train_loss']:.4g}, val_loss {last['val_loss']:.4g}"
+        f"final train_loss {last['train_loss']:.4g}, val_loss {last['val_loss']:.4g}{accuracy}"
     )
 
 

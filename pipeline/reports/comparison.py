@@ -26,6 +26,15 @@ METRIC_COLUMNS = (
     "cv_val_mse_mean",
     "cv_val_mse_std",
     "cv_val_rmse_original_mean",
+    "validation_log_loss",
+    "validation_accuracy",
+    "test_log_loss",
+    "test_accuracy",
+    "test_f1_macro",
+    "test_roc_auc",
+    "cv_val_log_loss_mean",
+    "cv_val_log_loss_std",
+    "cv_val_accuracy_mean",
     "max_grad_norm",
     "dead_fraction_end",
     "saturated_fraction_end",
@@ -33,6 +42,20 @@ METRIC_COLUMNS = (
 FIRST_LAYER_GRAD = ("diag/hidden_1/grad_norm", "diag/output/grad_norm")  # a linear net has only `output`
 IGNORED_PARAMS = ("tracking.", "paths.")
 SEED_PARAM = "training.seed"
+# a classifier's runs are ranked by log loss where a regression's are ranked by MSE
+CLASSIFIER_METRIC = {
+    "validation_mse_scaled": "validation_log_loss",
+    "cv_val_mse_mean": "cv_val_log_loss_mean",
+}
+
+
+def ranking_metric(runs: Sequence[RunSummary], metric: str) -> str:
+    """`metric`, or its classifier counterpart when the runs are classifiers' (they have it
+    and not `metric`)."""
+    counterpart = CLASSIFIER_METRIC.get(metric)
+    if counterpart is None or any(metric in r.metrics for r in runs):
+        return metric
+    return counterpart if any(counterpart in r.metrics for r in runs) else metric
 
 
 def run_status(run: RunSummary) -> str:
@@ -179,6 +202,7 @@ def compare_runs(
 ) -> pd.DataFrame:
     """Build and write the comparison of `runs` and print it fitted to `width` (the
     terminal's by default): the headline columns, or `columns`; return the table."""
+    metric = ranking_metric(runs, metric)
     frame, curves, gradients = collect(
         runs, lambda rid, key: metric_history(tracking, paths, rid, key), metric
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.reports.plots import TITLE_Y
+from pipeline.reports.canvas import TITLE_Y
 
 
 def plot_learning_curves(

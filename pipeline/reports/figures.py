@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipeline.core.config import TrainingConfig
 from pipeline.data.prepared import Prepared
+from pipeline.model.class_metrics import confusion, decision_grid, roc_curve
 from pipeline.model.metrics import SHOWN_PARTS
 from pipeline.model.training import TrainResult, function_view, history_frame
 from pipeline.reports import plots
@@ -57,14 +58,31 @@ class Drawer:
 def training_figures(
     result: TrainResult, prepared: Prepared, training: TrainingConfig, folder: Path, drawer: Drawer
 ) -> None:
-    """Learning curves, per-layer diagnostics and, for one-input data, the fitted function
-    and the hidden units' activations."""
+    """Learning curves, per-layer diagnostics and, for one-input regression, the fitted function
+    and the hidden units' activations; for two-input classification, the decision boundary."""
     history = history_frame(result.history)
     drawer.draw(
         "learning_curves", history, folder / "learning_curves.png", result.stopped_epoch, result.best_epoch
     )
     drawer.draw("layer_diagnostics", history, folder / "layer_diagnostics.png")
-    if len(prepared.schema["encoded_features"]) != 1 or result.divergence is not None:
+    inputs = len(prepared.schema["encoded_features"])
+    if result.divergence is not None:
+        return
+    if prepared.task != "regression":
+        if inputs == 2:
+            grid = decision_grid(result.model, prepared, training)
+            drawer.draw(
+                "decision_boundary",
+                grid["xx"],
+                grid["yy"],
+                grid["predicted"],
+                grid["points"],
+                grid["features"],
+                prepared.classes,
+                folder / "decision_boundary.png",
+            )
+        return
+    if inputs != 1:
         return
     view = function_view(result.model, prepared, training)
     feature, target = prepared.schema["encoded_features"][0], prepared.schema["target"]
@@ -89,9 +107,22 @@ def training_figures(
 
 
 def evaluation_figures(
-    predictions: dict[str, pd.DataFrame], target: str, folder: Path, drawer: Drawer
+    predictions: dict[str, pd.DataFrame],
+    target: str,
+    folder: Path,
+    drawer: Drawer,
+    classes: list[str] | None = None,
 ) -> None:
-    """Predicted against actual, and residuals, on the validation and test sets."""
+    """On the validation and test sets: predicted against actual, and residuals; for a
+    classifier (`classes` given) the confusion matrices and, with two classes, the ROC curves."""
+    if classes:
+        shown_parts = [p for p in SHOWN_PARTS if p in predictions]
+        matrices = {p: confusion(predictions[p], classes) for p in shown_parts}
+        drawer.draw("confusion_matrices", matrices, classes, folder / "confusion_matrices.png")
+        if len(classes) == 2:
+            curves = {p: roc_curve(predictions[p], classes[1]) for p in shown_parts}
+            drawer.draw("roc_curves", curves, classes[1], folder / "roc_curves.png")
+        return
     shown = {p: predictions[p][["actual", "predicted"]] for p in SHOWN_PARTS if p in predictions}
     drawer.draw("predicted_vs_actual", shown, target, folder / "predicted_vs_actual.png")
     drawer.draw("residuals", shown, target, folder / "residuals.png")

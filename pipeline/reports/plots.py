@@ -16,63 +16,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.reports import class_plots
+from pipeline.reports.canvas import TITLE_Y
+from pipeline.reports.canvas import figure as _figure
+from pipeline.reports.canvas import save as _save
+
 MAX_UNIT_LINES = 64  # more hidden units than this are subsampled in the unit plot
-DPI = 110
-
-
-def _figure(
-    rows: int, cols: int, figsize: tuple[float, float], sharex: bool = False
-) -> tuple[Any, np.ndarray]:
-    """A new figure of `rows` x `cols` axes (a 2-D array of them). Made without pyplot, which
-    would keep every figure open until closed."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, dpi=DPI)
-    return fig, fig.subplots(rows, cols, squeeze=False, sharex=sharex)
-
-
-MARGINS_IN = {"left": 0.95, "right": 0.2, "top": 0.45, "bottom": 0.6}  # room for labels and titles
-PNG_OPTIONS = {"compress_level": 1}  # zlib's fastest level: the same pixels, a slightly larger file
-TITLE_Y = 1.0  # titles just above their axes (where matplotlib puts them, without measuring)
-
-
-def _plain_log_ticks(fig: Any) -> None:
-    """Log-scale axes get plain numbers (0.1, 0.2, 1, 10) instead of 10^x; where the axis
-    spans less than about two decades, the ticks in between are labelled too."""
-    from matplotlib.ticker import LogFormatter
-
-    class PlainLogFormatter(LogFormatter):
-        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
-            return f"{x:g}"
-
-    for ax in fig.axes:
-        if ax.get_yscale() == "log":
-            ax.yaxis.set_major_formatter(PlainLogFormatter())
-            ax.yaxis.set_minor_formatter(PlainLogFormatter(minor_thresholds=(2, 0.5)))
-
-
-def _save(fig: Any, path: Path) -> Path:
-    """Write `fig` to `path` (folders made) with fixed margins, and return `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    width, height = fig.get_size_inches()
-    fig.subplots_adjust(
-        left=MARGINS_IN["left"] / width,
-        right=1 - MARGINS_IN["right"] / width,
-        top=1 - MARGINS_IN["top"] / height,
-        bottom=MARGINS_IN["bottom"] / height,
-        wspace=0.3,
-        hspace=0.3,
-    )
-    _plain_log_ticks(fig)
-    fig.savefig(path, pil_kwargs=PNG_OPTIONS)
-    return path
 
 
 def learning_curves(
     history: pd.DataFrame, path: Path, stopped_epoch: int | None = None, best_epoch: int | None = None
 ) -> Path:
-    """Training and validation loss per epoch, with the early-stopping epochs marked."""
-    fig, axes = _figure(1, 1, (8, 5))
+    """Training and validation loss per epoch, with the early-stopping epochs marked; for a
+    classifier, its accuracy per epoch in a second panel."""
+    classifier = "val_accuracy" in history
+    fig, axes = _figure(1, 2 if classifier else 1, (14, 5) if classifier else (8, 5))
     ax = axes[0, 0]
     for column, label in (("train_loss", "training loss"), ("val_loss", "validation loss")):
         if column in history:
@@ -97,10 +55,24 @@ def learning_curves(
     if values.size and np.nanmin(values) > 0:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (MSE on the scaled target, plus penalties)")
+    data_loss = "cross-entropy" if classifier else "MSE on the scaled target"
+    ax.set_ylabel(f"loss ({data_loss}, plus penalties)")
     ax.set_title("Learning curves", y=TITLE_Y)
     ax.grid(True, alpha=0.3)
     ax.legend()
+    if classifier:
+        accuracy = axes[0, 1]
+        for column, label in (
+            ("train_accuracy", "training accuracy"),
+            ("val_accuracy", "validation accuracy"),
+        ):
+            if column in history:
+                accuracy.plot(history["epoch"], history[column], label=label, linewidth=1.6)
+        accuracy.set_xlabel("epoch")
+        accuracy.set_ylabel("accuracy")
+        accuracy.set_title("Accuracy", y=TITLE_Y)
+        accuracy.grid(True, alpha=0.3)
+        accuracy.legend()
     return _save(fig, path)
 
 
@@ -240,9 +212,11 @@ def safely(draw: Callable[[], Path | None], failures: list[str]) -> Path | None:
 
 
 def draw(figure: str, args: tuple[Any, ...]) -> tuple[Path | None, str | None]:
-    """`<figure>(*args)` of this module: the file drawn, or None and what went wrong."""
+    """`<figure>(*args)` of this module or of pipeline.reports.class_plots: the file drawn, or
+    None and what went wrong."""
     failures: list[str] = []
-    path = safely(lambda: globals()[figure](*args), failures)
+    function = globals().get(figure) or getattr(class_plots, figure)
+    path = safely(lambda: function(*args), failures)
     return path, (failures[0] if failures else None)
 
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-SPREAD_COLUMNS = ("cv_val_mse_std",)
+SPREAD_COLUMNS = ("cv_val_mse_std", "cv_val_log_loss_std")
+ACCURACY_COLUMNS = ("cv_val_accuracy_mean", "validation_accuracy")  # a classifier's, shown beside its loss
 NAME_KEPT = 16  # run names are cut to this before any column is left out
 NAME_MIN = 8  # and, when the columns kept still do not fit, no shorter than this
 GAP = "  "
@@ -23,11 +24,12 @@ def terminal_width(fallback: int = 120) -> int:
 
 
 def headline_columns(frame: pd.DataFrame, metric: str) -> list[str]:
-    """Run, the swept parameters, the objective, its spread, epochs and status: in the
-    order they are shown."""
+    """Run, the swept parameters, the objective, its spread, a classifier's accuracy, epochs
+    and status: in the order they are shown."""
     varying = [c for c in frame.columns if "." in c]
     spread = [c for c in SPREAD_COLUMNS if c in frame.columns and c != metric]
-    wanted = ["run", *varying, metric, *spread, "epochs", "status"]
+    accuracy = [c for c in ACCURACY_COLUMNS if c in frame.columns][:1]
+    wanted = ["run", *varying, metric, *spread, *accuracy, "epochs", "status"]
     return [c for c in dict.fromkeys(wanted) if c in frame.columns]
 
 

@@ -1,4 +1,5 @@
-"""Stage 5, evaluate: MSE, RMSE, MAE and R^2 on every partition, scaled and in original units.
+"""Stage 5, evaluate: MSE, RMSE, MAE and R^2 on every partition, scaled and in original units;
+for a classifier accuracy, log loss, macro F1 and (binary) ROC AUC, with its confusion matrices.
 
 `evaluate_and_record` is the step a Hydra job runs too (pipeline.experiments.job).
 """
@@ -37,17 +38,17 @@ def evaluate_and_record(
     `{"status": "diverged"}`."""
     drawer = drawer or Drawer()
     if status == "diverged":
-        report: dict[str, Any] = {"status": "diverged"}
+        report: dict[str, Any] = {"status": "diverged", "task": prepared.task}
         write_json(metrics_file, report)
         empty = pd.DataFrame(columns=["actual", "predicted", "split"])
         write_with(predictions_file, lambda p: empty.to_csv(p, index=False))
         return report
     metrics, predictions = evaluate_parts(model, prepared, training)
-    report = {"status": status, **metrics}
+    report = {"status": status, "task": prepared.task, **metrics}
     write_json(metrics_file, report)
     write_with(predictions_file, lambda p: plot_frame(predictions).to_csv(p, index=False))
     if figures_dir is not None:
-        evaluation_figures(predictions, prepared.schema["target"], figures_dir, drawer)
+        evaluation_figures(predictions, prepared.schema["target"], figures_dir, drawer, prepared.classes)
     if recorder is not None:
         recorder.log_metrics(flat_metrics(report_metrics(report)))
         recorder.log_artifact(metrics_file, "reports")
@@ -61,9 +62,16 @@ def evaluate_and_record(
 
 def headline(report: dict[str, Any]) -> dict[str, float | None]:
     """The few numbers `dvc exp show` puts first: validation and test RMSE in the target's
-    own units (None for a diverged run)."""
+    own units, or a classifier's validation and test accuracy (None for a diverged run)."""
+    classifier = report.get("task", "regression") != "regression"
     if report.get("status") == "diverged":
-        return {"val_rmse": None, "test_rmse": None}
+        return (
+            {"val_accuracy": None, "test_accuracy": None}
+            if classifier
+            else {"val_rmse": None, "test_rmse": None}
+        )
+    if classifier:
+        return {"val_accuracy": report["validation"]["accuracy"], "test_accuracy": report["test"]["accuracy"]}
     return {
         "val_rmse": report["validation"]["original"]["rmse"],
         "test_rmse": report["test"]["original"]["rmse"],
@@ -93,8 +101,18 @@ def main() -> None:
             Path(cfg.paths.eval_figures),
         )
     write_json(Path(cfg.paths.headline_metrics), headline(report))
+    rows = pd.read_csv(cfg.paths.predictions, dtype=str, keep_default_na=False)
+    if report["task"] == "regression":
+        rows = rows.iloc[0:0]  # the confusion plot is a classifier's; the file stays a declared output
+    write_with(Path(cfg.paths.confusion), lambda p: rows.to_csv(p, index=False))
     if report["status"] == "diverged":
         print("evaluate: the run diverged; no metrics (see the MLflow run's tags)")
+    elif report["task"] != "regression":
+        test = report["test"]
+        print(
+            f"evaluate: test accuracy {test['accuracy']:.4g}, log loss {test['log_loss']:.4g}, "
+            f"macro F1 {test['f1_macro']:.3f}"
+        )
     else:
         test = report["test"]
         print(

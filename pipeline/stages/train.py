@@ -60,7 +60,16 @@ def train_and_record(
             if recorder is not None:
                 recorder.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
 
-        result = fit(cfg.model, cfg.optimizer, cfg.training, train, validation, on_epoch=log_epoch)
+        result = fit(
+            cfg.model,
+            cfg.optimizer,
+            cfg.training,
+            train,
+            validation,
+            on_epoch=log_epoch,
+            task=prepared.task,
+            classes=len(prepared.classes),
+        )
     with atomic_dir(model_dir) as tmp:
         result.model.save(tmp / MODEL_FILE)
         write_json(tmp / PREPROCESSING_FILE, preprocessing_spec(prepared, cfg.training))
@@ -74,7 +83,11 @@ def train_and_record(
         recorder.status = "FAILED"
     elif cfg.tracking.log_model:
         log_model(
-            recorder, model_dir / MODEL_FILE, model_dir / PREPROCESSING_FILE, prepared.schema["raw_dtypes"]
+            recorder,
+            model_dir / MODEL_FILE,
+            model_dir / PREPROCESSING_FILE,
+            prepared.schema["raw_dtypes"],
+            prepared.classes,
         )
     recorder.log_metrics(summary_metrics(result))
     recorder.set_tags(run_tags(cfg.dataset.name, prepared.manifest["md5"]["train"], result))

@@ -15,12 +15,13 @@ from typing import Any
 import pandas as pd
 
 from pipeline.core.config import Config, flatten
+from pipeline.data.outputs import LABEL, PROBABILITY_PREFIX
 from pipeline.model.training import TrainResult
 from pipeline.tracking.recorder import RUN_STATUS_TAG, RunRecorder
 
 MODEL_REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "pandas", "numpy")
 # the package's files the served model imports (tracking/serving_model.py), copied into the model
-SERVING_MODULES = ("__init__.py", "data/__init__.py", "data/features.py")
+SERVING_MODULES = ("__init__.py", "data/__init__.py", "data/features.py", "data/outputs.py")
 DATASET_ATTEMPTS = 4  # a dataset record that loses a race with another job's is sent again
 
 
@@ -75,10 +76,13 @@ def log_training_data(recorder: RunRecorder, part_file: Path, name: str, target:
     from mlflow.entities import Dataset, DatasetInput, InputTag
 
     frame = pd.read_parquet(part_file)
-    with warnings.catch_warnings():  # a local path matches two equivalent source types
+    # a local path matches two equivalent source types; a class-index target is an integer
+    # column, which MLflow's schema inference warns may not hold missing values (it holds none)
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         dataset = mlflow.data.from_pandas(frame, source=str(part_file.resolve()), name=name, targets=target)
-    record = DatasetInput(Dataset(**dataset.to_dict()), tags=[InputTag("mlflow.data.context", "training")])
+        fields = dataset.to_dict()
+    record = DatasetInput(Dataset(**fields), tags=[InputTag("mlflow.data.context", "training")])
     for attempt in range(DATASET_ATTEMPTS):
         try:
             recorder.log_inputs([record])
@@ -113,8 +117,22 @@ def _col_type(dtype: str) -> str:
     return "string"
 
 
+def output_schema(classes: list[str]) -> list[Any]:
+    """The served model's output columns: the prediction (a number), or for a classifier the
+    class `label` and `probability_<class>` for each class (pipeline.tracking.serving_model)."""
+    from mlflow.types import ColSpec
+
+    if not classes:
+        return [ColSpec("double")]
+    return [ColSpec("string", LABEL), *(ColSpec("double", f"{PROBABILITY_PREFIX}{c}") for c in classes)]
+
+
 def log_model(
-    recorder: RunRecorder, keras_file: Path, preprocessing_file: Path, raw_dtypes: Mapping[str, str]
+    recorder: RunRecorder,
+    keras_file: Path,
+    preprocessing_file: Path,
+    raw_dtypes: Mapping[str, str],
+    classes: list[str] | None = None,
 ) -> str:
     """Log the raw-rows pyfunc model (the `.keras` network inside) into the run, tag its
     `model_uri` and return it."""
@@ -127,7 +145,7 @@ def log_model(
 
     signature = ModelSignature(
         inputs=Schema([ColSpec(_col_type(t), name) for name, t in raw_dtypes.items()]),
-        outputs=Schema([ColSpec("double")]),
+        outputs=Schema(output_schema(classes or [])),
     )
     package = Path(pipeline.__file__).parent
     mlflow.set_tracking_uri(recorder.uri)

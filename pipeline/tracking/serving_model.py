@@ -1,4 +1,5 @@
-"""The logged MLflow model: raw rows in, predictions in the target's original units out.
+"""The logged MLflow model: raw rows in, predictions in the target's original units out; for
+a classifier, a frame with the predicted class `label` and `probability_<class>` per class.
 
 MLflow "models from code": MLflow executes this file when it loads the model, so the
 last line registers the model with `set_model`; the package never imports this module.
@@ -17,6 +18,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from pipeline.data.features import encode, standardize, unstandardize
+from pipeline.data.outputs import label_frame, probabilities
 
 
 class RawRowsRegressor(PythonModel):
@@ -31,7 +33,9 @@ class RawRowsRegressor(PythonModel):
         with open(context.artifacts["preprocessing"], encoding="utf-8") as handle:
             self.spec = json.load(handle)
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: Any = None
+    ) -> np.ndarray | pd.DataFrame:
         frame = pd.DataFrame(model_input)
         raw = self.spec["raw_features"]
         missing = [c for c in raw if c not in frame.columns]
@@ -40,7 +44,11 @@ class RawRowsRegressor(PythonModel):
         x = encode(frame[raw], self.spec).to_numpy(dtype="float64")
         if self.spec["scale_features"]:
             x = standardize(x, self.spec["features"])
-        y = np.asarray(self.network(x.astype("float32"), training=False)).reshape(-1)
+        outputs = np.asarray(self.network(x.astype("float32"), training=False), dtype="float64")
+        classes = self.spec.get("classes")
+        if classes:
+            return label_frame(probabilities(self.spec["task"], outputs), classes)
+        y = outputs.reshape(-1)
         target = {"mean": [self.spec["target"]["mean"]], "std": [self.spec["target"]["std"]]}
         return unstandardize(y, target) if self.spec["scale_target"] else y.astype("float64")
 
