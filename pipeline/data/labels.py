@@ -47,7 +47,7 @@ def sorted_classes(labels: pd.Series, numbers: pd.Series | None) -> list[str]:
 
 
 def resolve_task(
-    setting: TaskSetting, numbers: pd.Series | None, classes: int, column: str
+    setting: TaskSetting, numbers: pd.Series | None, classes: int, column: str, source: str
 ) -> tuple[Task, str | None]:
     """The task for `setting`; `auto` decides only when the column leaves no doubt: text labels
     are classes, numbers with a fraction are a regression target, whole numbers with two values
@@ -62,7 +62,7 @@ def resolve_task(
     if classes <= 2:
         return "binary", "whole numbers with two values"
     raise PipelineError(
-        f"dataset.target {column!r}: dataset.task=auto cannot tell whether {classes} whole-number "
+        f"{source}: dataset.target {column!r}: dataset.task=auto cannot tell whether {classes} whole-number "
         "values are classes or quantities; set dataset.task=multiclass or dataset.task=regression"
     )
 
@@ -74,7 +74,7 @@ def class_labels(values: pd.Series, setting: TaskSetting, source: str) -> Labels
     numbers = numeric_values(values)
     labels = category_strings(values)
     classes = sorted_classes(labels, numbers)
-    task, why = resolve_task(setting, numbers, len(classes), column)
+    task, why = resolve_task(setting, numbers, len(classes), column, source)
     if task == "regression":
         return None
     if numbers is not None and not bool(np.all(numbers == np.round(numbers))):

@@ -112,13 +112,20 @@ def _note(run: RunSummary) -> str:
 
 
 def seed_summary(frame: pd.DataFrame, metric: str = DEFAULT_METRIC) -> pd.DataFrame:
-    """Mean and spread of `metric` per configuration, when runs repeat it over seeds."""
+    """Mean and spread of `metric` per configuration, when runs repeat it over seeds; for a
+    classifier its validation accuracy's mean and spread too."""
     if SEED_PARAM not in frame.columns or metric not in frame.columns:
         return pd.DataFrame()
     keys = [c for c in frame.columns if "." in c and c != SEED_PARAM]
     grouped = frame.groupby(keys, dropna=False, sort=False) if keys else frame.groupby(lambda _: "all")
     summary = grouped[metric].agg(["mean", "std", "min", "max", "count"]).reset_index()
     summary = summary.rename(columns={c: f"{metric}_{c}" for c in ("mean", "std", "min", "max")})
+    accuracy = next((c for c in ("cv_val_accuracy_mean", "validation_accuracy") if c in frame.columns), None)
+    if accuracy is not None and accuracy != metric:
+        spread = grouped[accuracy].agg(["mean", "std"]).reset_index(drop=True)
+        count = summary.pop("count")
+        summary[[f"{accuracy}_mean", f"{accuracy}_std"]] = spread.to_numpy()
+        summary["count"] = count
     return summary.sort_values(f"{metric}_mean", na_position="last").reset_index(drop=True)
 
 
@@ -167,6 +174,7 @@ def write_report(
         )
         written.append(out_dir / "first_layer_gradients.png")
     varying = [c for c in frame.columns if "." in c and c != SEED_PARAM]
+    varying = varying or [c for c in frame.columns if c == SEED_PARAM]  # seeds only: the spread over them
     if varying and metric in frame.columns:
         plot_metric_vs_param(frame, varying[0], metric, out_dir / "metric_vs_param.png")
         written.append(out_dir / "metric_vs_param.png")
@@ -221,7 +229,12 @@ def compare_runs(
     )
     seeds = seed_summary(frame, metric)
     if not seeds.empty:
-        stats = [f"{metric}_mean", f"{metric}_std", "count"]
+        stats = [
+            f"{metric}_mean",
+            f"{metric}_std",
+            *[c for c in seeds if c.endswith("accuracy_mean")],
+            "count",
+        ]
         print(
             f"\nmean and spread over seeds:\n{fit_to_width(seeds, list(seeds.columns), width, stats)}", end=""
         )

@@ -56,7 +56,8 @@ def assert_diverged(run: Any, epoch: str = "1") -> None:
 def assert_finished(run: Any) -> None:
     assert run.info.status == "FINISHED", f"{run.info.run_name}: {run.info.status} {run.data.tags}"
     assert run.data.tags.get("run_status") in ("finished", "early_stopped"), run.data.tags
-    assert math.isfinite(run.data.metrics["validation_mse_scaled"]), run.data.metrics
+    metric = "validation_log_loss" if "validation_log_loss" in run.data.metrics else "validation_mse_scaled"
+    assert math.isfinite(run.data.metrics[metric]), run.data.metrics
     finite_metrics(run)
 
 
@@ -260,6 +261,37 @@ def check_grid_search(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any])
     check_cv_rows(rows, runs)
 
 
+def check_digits_mlp(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    assert sorted(r.data.params["training.seed"] for r in runs) == ["1", "2"]
+    for run in runs:
+        params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
+        assert (params["dataset.name"], params["dataset.task"]) == ("digits", "multiclass"), params
+        assert (params["model.hidden_units"], params["model.activation"]) == ("[50, 50]", "relu"), params
+        assert params["optimizer.name"] == "adam" and params["split.validation"] == "0.3", params
+        assert params["training.early_stopping.patience"] == "2", params
+        # early stopping ends training well before the cap of 100 epochs and restores the best epoch
+        assert tags["run_status"] == "early_stopped", tags
+        assert int(tags["best_epoch"]) + 2 == int(tags["stopped_epoch"]) < 100, tags
+        assert metrics["validation_accuracy"] > 0.9, metrics
+    assert "sorted by validation_log_loss" in sweep.stdout, sweep.output()
+    assert rows[0]["validation_accuracy"], rows
+
+
+def check_penalized_classifier(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    runs_by = {float(k): v for k, v in by_param(runs, "model.l2").items()}
+    assert set(runs_by) == {0.0, 0.01}
+    for run in runs:
+        assert run.data.params["model.hidden_units"] == "[1024, 1024, 1024, 1024, 1024]"
+        assert run.data.params["dataset.name"] == "moons"
+        assert_finished(run)
+        assert "figures/decision_boundary.png" in sweep.artifact_paths(run.info.run_id, "figures")
+    # the penalty shrinks the weights: the penalized run's kernels are smaller at the end
+    norm = "diag/hidden_1/weight_norm"
+    if all(norm in r.data.metrics for r in runs):
+        assert runs_by[0.01].data.metrics[norm] < runs_by[0.0].data.metrics[norm]
+    assert all(r["validation_accuracy"] for r in rows), rows
+
+
 @dataclass(frozen=True)
 class Preset:
     overrides: tuple[str, ...]
@@ -289,6 +321,12 @@ PRESETS: dict[str, Preset] = {
         check_grid_search,
         housing=True,
     ),
+    "digits_mlp": Preset(("training.seed=1,2",), 2, check_digits_mlp),
+    "penalized_classifier": Preset(
+        ("training.epochs=2", "model.l2=0.0,0.01", "training.seed=1", "training.diagnostics=true"),
+        2,
+        check_penalized_classifier,
+    ),
 }
 
 
@@ -316,7 +354,7 @@ def preset_sweeps(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Swe
 
 # Presets whose code paths the default run already covers (a config group swept, divergence,
 # several layers) run only with the slow tests, so `make test` stays within a few minutes.
-SLOW = {"initializers", "learning_rates", "capacity_depth", "regularization"}
+SLOW = {"initializers", "learning_rates", "capacity_depth", "regularization", "penalized_classifier"}
 
 
 @pytest.mark.parametrize(
@@ -391,3 +429,34 @@ def test_preset_models_are_logged_with_their_runs(preset_sweeps: Callable[..., S
     assert_models_in_store(sweep, runs)
     stray = sorted(str(p.relative_to(sweep.store)) for p in (sweep.store / "mlruns").rglob("MLmodel"))
     assert not stray, f"models written to ./mlruns of the process, outside the configured store: {stray}"
+
+
+@pytest.mark.parametrize(
+    ("preset", "overrides", "jobs"),
+    [
+        ("optimizers", ("dataset=digits", "training.epochs=2"), 4),
+        ("random_search", ("dataset=breast_cancer", "training.epochs=2", "hydra.sweeper.n_trials=2"), 2),
+    ],
+)
+def test_a_regression_preset_runs_on_a_classification_data_set(
+    preset: str, overrides: tuple[str, ...], jobs: int, tmp_path: Path
+) -> None:
+    """Any preset takes `dataset=<a classification data set>`: its runs train classifiers,
+    ranked by validation log loss (cross-validated, stratified, for the search), accuracy shown."""
+    sweep = run_sweep(tmp_path, f"+experiment={preset}", *overrides)
+    assert sweep.returncode == 0, sweep.output()
+    rows = sweep.comparison_rows()
+    assert len(rows) == jobs, rows
+    cv = preset == "random_search"
+    metric = "cv_val_log_loss_mean" if cv else "validation_log_loss"
+    assert f"sorted by {metric}" in sweep.stdout, sweep.output()
+    scores = [float(r[metric]) for r in rows]
+    assert scores == sorted(scores) and all(math.isfinite(x) for x in scores), rows
+    for run in sweep.children():
+        assert_finished(run)
+        assert run.data.metrics["validation_accuracy"] > 0.0
+        if cv:
+            assert {"cv_fold1_val_accuracy", "cv_val_accuracy_mean"} <= set(run.data.metrics)
+    if cv:  # Optuna minimized the cross-validated log loss
+        best = yaml.safe_load((sweep.sweep_dir / "optimization_results.yaml").read_text())
+        assert math.isclose(float(best["best_value"]), min(scores), rel_tol=1e-6), (best, scores)

@@ -35,6 +35,11 @@ OUTPUTS = {  # each stage's folder under tmp_path (conf/paths/default.yaml), and
 GOOD = [f"{i},{i * 0.5 + 1:g},{2 * i + 1}" for i in range(10)]  # x1,x2,y: 10 rows, 6/2/2 split
 
 
+def labelled(classes: str) -> list[str]:
+    """GOOD's inputs with the class labels `classes` (one character per row) as the target."""
+    return [f"{i},{i * 0.5 + 1:g},{label}" for i, label in enumerate(classes)]
+
+
 def table(*lines: str, sep: str = ",") -> str:
     return "\n".join(line.replace(",", sep) for line in lines) + "\n"
 
@@ -93,6 +98,40 @@ SCENARIOS = {
     ),
     "empty_file": Bad("", "ingest", ("the file is empty",)),
     "header_only": Bad("x1,x2,y\n", "ingest", ("the file has a header but no data rows",)),
+    # classification targets (dataset.task): one line naming the column and the classes found
+    "single_class": Bad(
+        table("x1,x2,y", *labelled("a" * 10)),
+        "normalize",
+        ("dataset.target 'y' has a single class ['a']", "a classifier needs at least 2 classes"),
+        ("dataset.task=binary",),
+    ),
+    "binary_given_three_classes": Bad(
+        table("x1,x2,y", *labelled("abcabcabca")),
+        "normalize",
+        (
+            "dataset.task=binary but dataset.target 'y' has 3 classes ['a', 'b', 'c']",
+            "set dataset.task=multiclass",
+        ),
+        ("dataset.task=binary",),
+    ),
+    "fractional_labels": Bad(
+        table("x1,x2,y", *[f"{i},{i * 0.5 + 1:g},{i % 3 + 0.5 * (i == 4)}" for i in range(10)]),
+        "normalize",
+        ("dataset.target 'y' holds numbers that are not whole ([1.5])", "set dataset.task=regression"),
+        ("dataset.task=multiclass",),
+    ),
+    "auto_cannot_tell": Bad(
+        table("x1,x2,y", *GOOD),
+        "normalize",
+        ("dataset.task=auto cannot tell whether 10 whole-number values", "set dataset.task=multiclass or"),
+        ("dataset.task=auto",),
+    ),
+    "class_too_small_to_stratify": Bad(
+        table("x1,x2,y", *labelled("aaaaaaaabb")),
+        "split",
+        ("class(es) {'b': 2} of 'y' have too few rows to stratify", "classes found {'a': 8, 'b': 2}"),
+        ("dataset.task=binary",),
+    ),
     "too_few_rows_for_the_split": Bad(
         table("x1,x2,y", *GOOD[:3]),
         "split",
@@ -211,7 +250,9 @@ def test_stage_commands_exit_2_with_one_line(name: str, commands: int, data_file
     assert_stopped_at(tmp_path, bad.stage)
 
 
-@pytest.mark.parametrize("name", ["non_numeric_in_two_columns", "missing_target"])
+@pytest.mark.parametrize(
+    "name", ["non_numeric_in_two_columns", "missing_target", "binary_given_three_classes"]
+)
 def test_a_run_on_bad_data_fails_with_one_line_and_no_finished_run(
     name: str, data_file, run_pipeline, tmp_path: Path, isolated_tracking: str
 ) -> None:
