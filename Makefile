@@ -55,7 +55,7 @@ lock:  ## re-resolve both lock files from pyproject.toml (same versions in both)
 
 # `dvc exp show` within 120 columns: the params that differ, validation and test RMSE
 # (reports/headline.json); every metric stays in `dvc exp show` and reports/metrics.json
-EXP_SHOW := dvc exp show --only-changed --drop 'Created|^tracking\.|^(train|validation|test)\.|^(?!Experiment$$)[\w/-]+$$' --keep '^(val|test)_rmse$$'
+EXP_SHOW := dvc exp show --only-changed --drop 'Created|^tracking\.|^(train|validation|test)\.|^(?!Experiment$$)[\w/-]+$$' --keep '^(val|test)_(rmse|accuracy)$$'
 exp-show: install  ## compare DVC experiments: the params that differ and the headline metrics
 	$(VENV)/bin/$(EXP_SHOW)
 
