@@ -435,7 +435,12 @@ def test_preset_models_are_logged_with_their_runs(preset_sweeps: Callable[..., S
     ("preset", "overrides", "jobs"),
     [
         ("optimizers", ("dataset=digits", "training.epochs=2"), 4),
-        ("random_search", ("dataset=breast_cancer", "training.epochs=2", "hydra.sweeper.n_trials=2"), 2),
+        pytest.param(
+            "random_search",
+            ("dataset=breast_cancer", "training.epochs=2", "hydra.sweeper.n_trials=2"),
+            2,
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_a_regression_preset_runs_on_a_classification_data_set(

@@ -152,3 +152,22 @@ def test_stratified_folds_cover_each_row_once_with_every_class() -> None:
     assert all(np.bincount(codes[f]).tolist() == [10, 3] for f in folds)
     with pytest.raises(PipelineError, match=r"fewer rows than training.cv_folds=3"):
         stratified_fold_indices(np.array([0] * 10 + [1] * 2), 3, seed=1, source="s")
+
+
+def test_a_classifier_that_diverges_stops_and_says_where() -> None:
+    """Divergence detection works for cross-entropy as for MSE: the first non-finite batch loss
+    stops training at once and is reported with its epoch and batch."""
+    train, val = blobs(200, 3), blobs(60, 3, seed=1)
+    result = fit(
+        ModelConfig(hidden_units=[16], initializer="random_normal", initializer_args={"stddev": 1e18}),
+        OptimizerConfig(name="sgd", learning_rate=1e30),
+        training(epochs=5),
+        train,
+        val,
+        task="multiclass",
+        classes=3,
+    )
+    assert result.status == "diverged", result.history
+    d = result.divergence
+    assert d is not None and not np.isfinite(d.loss) and d.batch >= 1
+    assert result.epochs_run == d.epoch < 5  # stopped in the epoch it happened

@@ -36,5 +36,5 @@ def test_help_gives_every_preset_a_line_and_lists_the_groups() -> None:
 def test_help_shows_examples_not_the_composed_config() -> None:
     text = help_text()
     examples = re.findall(r"^  (python -m pipeline\.run .*)$", text, flags=re.M)
-    assert len(examples) == 3
+    assert len(examples) == 4
     assert "raw_dir" not in text and "learning_rate:" not in text  # the old dump of the whole config

@@ -145,3 +145,29 @@ def test_served_digits_model_answers_class_and_probabilities(
     assert list(predictions.columns) == ["label", *(f"probability_{d}" for d in range(10))]
     assert np.allclose(predictions.iloc[:, 1:].sum(axis=1), 1.0)
     assert (predictions["label"].astype(int) == raw["digit"].head(20)).mean() >= 0.8
+
+
+@pytest.mark.slow
+def test_dvc_exp_run_switches_the_project_to_a_multiclass_data_set(classifier_repro: Any) -> None:
+    """`dvc exp run -S dataset=digits`: DVC's Hydra composition swaps the data set group, every
+    stage reruns, the metrics and headline are a 10-class classifier's (runs after the tests
+    that read the breast-cancer results)."""
+    project = classifier_repro
+    project.run("git", "add", "-A")
+    project.run("git", "commit", "-q", "-m", "the reproduced binary classifier")
+    done = project.run(
+        "dvc", "exp", "run", "-S", "dataset=digits", "-S", "optimizer=adam",
+        "-S", "optimizer.learning_rate=0.01", "-S", "training.epochs=10", "-S", "model.hidden_units=[32]",
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    for stage in ("ingest", "normalize", "split", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in output, output[-3000:]
+    repo = project.path
+    schema = json.loads((repo / "data" / "processed" / "schema.json").read_text())
+    assert schema["task"] == "multiclass" and schema["classes"] == [str(d) for d in range(10)]
+    metrics = json.loads((repo / "reports" / "metrics.json").read_text())
+    assert metrics["task"] == "multiclass" and "roc_auc" not in metrics["test"]
+    assert metrics["validation"]["accuracy"] > 0.8, metrics["validation"]
+    assert not (repo / "reports" / "figures" / "evaluate" / "roc_curves.png").exists()  # binary only
+    latest = project.runs()[-1]
+    assert latest.data.params["dataset.name"] == "digits" and latest.info.status == "FINISHED"
