@@ -174,6 +174,7 @@ class PathsConfig(Strict):
     download_dir: str
     prepared_cache: str
     model_dir: str
+    run_record: str
     history: str
     metrics: str
     headline_metrics: str

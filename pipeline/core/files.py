@@ -15,7 +15,6 @@ MANIFEST_FILE = "manifest.json"
 # train: <paths.model_dir>/
 MODEL_FILE = "model.keras"
 PREPROCESSING_FILE = "preprocessing.json"
-RUN_FILE = "run.json"
 # a Hydra job's output folder
 JOB_FILE = "job.json"
 ERROR_FILE = "error.txt"

@@ -14,7 +14,7 @@ import pandas as pd
 
 from pipeline.core.config import TrainingConfig, load_config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.core.files import MODEL_FILE, RUN_FILE
+from pipeline.core.files import MODEL_FILE
 from pipeline.core.io import read_json, write_json, write_with
 from pipeline.data.prepared import Prepared, load_prepared
 from pipeline.model.metrics import evaluate_parts, flat_metrics, plot_frame, report_metrics
@@ -82,9 +82,10 @@ def main() -> None:
     cfg = load_config()
     prepared = load_prepared(cfg.paths.processed_dir)
     model_dir = Path(cfg.paths.model_dir)
-    if not (model_dir / RUN_FILE).is_file():
-        raise PipelineError(f"{model_dir / RUN_FILE}: not found; run `dvc repro train` first")
-    run = read_json(model_dir / RUN_FILE)
+    run_record = Path(cfg.paths.run_record)
+    if not run_record.is_file():
+        raise PipelineError(f"{run_record}: not found; run `dvc repro train` first")
+    run = read_json(run_record)
     model = keras.saving.load_model(model_dir / MODEL_FILE, safe_mode=True)
     tracking = cfg.tracking if run["run_id"] else cfg.tracking.model_copy(update={"enabled": False})
     with tracked_run(tracking, cfg.paths, run_id=run["run_id"]) as recorder:

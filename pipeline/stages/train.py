@@ -12,9 +12,10 @@ import yaml
 
 from pipeline.core.config import Config, TrainingConfig, load_config
 from pipeline.core.errors import run_cli
-from pipeline.core.files import MODEL_FILE, PREPROCESSING_FILE, RUN_FILE
+from pipeline.core.files import MODEL_FILE, PREPROCESSING_FILE
 from pipeline.core.io import atomic_dir, write_json, write_with
 from pipeline.data.prepared import Prepared, design_matrix, load_prepared
+from pipeline.model.artifact import save_model
 from pipeline.model.training import TrainResult, describe, fit, history_frame, summary_metrics
 from pipeline.reports.figures import Drawer, training_figures
 from pipeline.reports.progress import epoch_progress
@@ -71,7 +72,7 @@ def train_and_record(
             classes=len(prepared.classes),
         )
     with atomic_dir(model_dir) as tmp:
-        result.model.save(tmp / MODEL_FILE)
+        save_model(result.model, tmp / MODEL_FILE)
         write_json(tmp / PREPROCESSING_FILE, preprocessing_spec(prepared, cfg.training))
     write_with(history_file, lambda p: history_frame(result.history).to_csv(p, index=False))
     if figures_dir is not None:
@@ -109,7 +110,7 @@ def main() -> None:
             cfg, prepared, model_dir, Path(cfg.paths.history), recorder, Path(cfg.paths.train_figures)
         )
         run_id = recorder.run_id if recorder is not None else None
-    write_json(model_dir / RUN_FILE, {"run_id": run_id, "status": result.status})
+    write_json(Path(cfg.paths.run_record), {"run_id": run_id, "status": result.status})
     print(describe(result) + (f" (MLflow run {run_id})" if run_id else ""))
 
 
