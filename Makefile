@@ -53,9 +53,9 @@ lock:  ## re-resolve both lock files from pyproject.toml (same versions in both)
 	uv pip compile pyproject.toml --extra dev --extra ray -o requirements-ray.lock $(LOCK_FLAGS)
 	uv pip compile pyproject.toml --extra dev -c requirements-ray.lock -o requirements.lock $(LOCK_FLAGS)
 
-# `dvc exp show` within 120 columns: the params that differ, validation and test RMSE
+# `dvc exp show` within 120 columns: the params that differ, validation and test RMSE (or accuracy)
 # (reports/headline.json); every metric stays in `dvc exp show` and reports/metrics.json
-EXP_SHOW := dvc exp show --only-changed --drop 'Created|^tracking\.|^(train|validation|test)\.|^(?!Experiment$$)[\w/-]+$$' --keep '^(val|test)_(rmse|accuracy)$$'
+EXP_SHOW := dvc exp show --only-changed --drop 'Created|^tracking\.|^(train|validation|test)\.|^(?!Experiment$$)[\w-]+(/[\w.-]+)*$$' --keep '^(val|test)_(rmse|accuracy)$$'
 exp-show: install  ## compare DVC experiments: the params that differ and the headline metrics
 	$(VENV)/bin/$(EXP_SHOW)
 

@@ -434,7 +434,7 @@ def test_preset_models_are_logged_with_their_runs(preset_sweeps: Callable[..., S
 @pytest.mark.parametrize(
     ("preset", "overrides", "jobs"),
     [
-        ("optimizers", ("dataset=digits", "training.epochs=2"), 4),
+        pytest.param("optimizers", ("dataset=digits", "training.epochs=2"), 4, marks=pytest.mark.slow),
         pytest.param(
             "random_search",
             ("dataset=breast_cancer", "training.epochs=2", "hydra.sweeper.n_trials=2"),
