@@ -6,6 +6,8 @@ held-out fold) and trains a fresh network with the same `fit` as a single run.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -13,7 +15,7 @@ from pipeline.core.config import ModelConfig, OptimizerConfig, TrainingConfig
 from pipeline.core.errors import PipelineError
 from pipeline.data.prepared import Prepared, matrices
 from pipeline.data.split import fit_scaler
-from pipeline.model.training import fit
+from pipeline.model.training import TrainResult, fit
 from pipeline.reports.progress import epoch_progress
 
 
@@ -40,6 +42,35 @@ def stratified_fold_indices(codes: np.ndarray, folds: int, seed: int, source: st
     return [np.sort(held_out) for _, held_out in splitter.split(np.zeros(len(codes)), codes)]
 
 
+def fit_fold(
+    network: ModelConfig,
+    optimizer: OptimizerConfig,
+    training: TrainingConfig,
+    prepared: Prepared,
+    rows: pd.DataFrame,
+    held_out: np.ndarray,
+    fold: int,
+) -> tuple[TrainResult, dict[str, Any]]:
+    """Train a fresh network on `rows` but `held_out`, validated on those, with scaling fitted
+    on the fold's own training rows; the result and that scaler."""
+    mask = np.zeros(len(rows), dtype=bool)
+    mask[held_out] = True
+    train_rows, val_rows = rows.loc[~mask], rows.loc[mask]
+    scaler = fit_scaler(train_rows, prepared.schema)
+    with epoch_progress(training, f"cv fold {fold}/{training.cv_folds}") as progress:
+        result = fit(
+            network,
+            optimizer,
+            training,
+            matrices(train_rows, prepared.schema, scaler, training),
+            matrices(val_rows, prepared.schema, scaler, training),
+            on_epoch=progress,
+            task=prepared.task,
+            classes=len(prepared.classes),
+        )
+    return result, scaler
+
+
 def cross_validate(
     network: ModelConfig, optimizer: OptimizerConfig, training: TrainingConfig, seed: int, prepared: Prepared
 ) -> dict[str, float]:
@@ -56,19 +87,7 @@ def cross_validate(
     rmse_original: list[float] = []
     epochs: list[int] = []
     for fold, held_out in enumerate(fold_indices(len(rows), training.cv_folds, seed), start=1):
-        mask = np.zeros(len(rows), dtype=bool)
-        mask[held_out] = True
-        train_rows, val_rows = rows.loc[~mask], rows.loc[mask]
-        scaler = fit_scaler(train_rows, prepared.schema)
-        with epoch_progress(training, f"cv fold {fold}/{training.cv_folds}") as progress:
-            result = fit(
-                network,
-                optimizer,
-                training,
-                matrices(train_rows, prepared.schema, scaler, training),
-                matrices(val_rows, prepared.schema, scaler, training),
-                on_epoch=progress,
-            )
+        result, scaler = fit_fold(network, optimizer, training, prepared, rows, held_out, fold)
         best = result.best_epoch or result.epochs_run
         val = result.history[best - 1]["val_mse"] if result.divergence is None else np.inf
         scores.append(float(val))
@@ -103,21 +122,7 @@ def cross_validate_classifier(
     accuracies: list[float] = []
     epochs: list[int] = []
     for fold, held_out in enumerate(folds, start=1):
-        mask = np.zeros(len(rows), dtype=bool)
-        mask[held_out] = True
-        train_rows, val_rows = rows.loc[~mask], rows.loc[mask]
-        scaler = fit_scaler(train_rows, prepared.schema)
-        with epoch_progress(training, f"cv fold {fold}/{training.cv_folds}") as progress:
-            result = fit(
-                network,
-                optimizer,
-                training,
-                matrices(train_rows, prepared.schema, scaler, training),
-                matrices(val_rows, prepared.schema, scaler, training),
-                on_epoch=progress,
-                task=prepared.task,
-                classes=len(prepared.classes),
-            )
+        result, _ = fit_fold(network, optimizer, training, prepared, rows, held_out, fold)
         best = result.history[(result.best_epoch or result.epochs_run) - 1]
         diverged = result.divergence is not None
         losses.append(np.inf if diverged else float(best["val_crossentropy"]))
