@@ -50,7 +50,7 @@ lint: install  ## ruff
 
 LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
 lock:  ## re-resolve both lock files from pyproject.toml (same versions in both)
-	uv pip compile pyproject.toml --extra dev --extra ray -o requirements-ray.lock $(LOCK_FLAGS)
+	uv pip compile pyproject.toml --extra dev --extra ray --extra server -o requirements-ray.lock $(LOCK_FLAGS)
 	uv pip compile pyproject.toml --extra dev -c requirements-ray.lock -o requirements.lock $(LOCK_FLAGS)
 
 # `dvc exp show` within 120 columns: the params that differ, validation and test RMSE (or accuracy)
@@ -61,6 +61,16 @@ exp-show: install  ## compare DVC experiments: the params that differ and the he
 
 ui: install  ## open the MLflow UI on http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+# A team's tracking server (README "A team's tracking server"): PostgreSQL, basic auth, served
+# artifacts. Needs MLFLOW_AUTH_ADMIN_PASSWORD and MLFLOW_FLASK_SERVER_SECRET_KEY set.
+SERVER_DB ?= postgresql://mlflow@127.0.0.1:5432/mlflow
+SERVER_ARTIFACTS ?= $(CURDIR)/mlartifacts-server
+SERVER_HOST ?= 127.0.0.1
+.PHONY: server
+server: install-ray  ## a team tracking server on $(SERVER_HOST):5000 (SERVER_DB=postgresql://..., basic auth)
+	mlflow server --backend-store-uri $(SERVER_DB) --artifacts-destination $(SERVER_ARTIFACTS) \
+	  --serve-artifacts --app-name basic-auth --host $(SERVER_HOST) --port 5000 --workers 2
 
 .PHONY: reliability
 reliability: install-ray  ## the failure scenarios (bad data and config, crashes, parallel runs), with a summary line

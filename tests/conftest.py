@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from team_server import TeamServer, start_postgres, start_team_server
 
 from pipeline.core.config import Config
 from pipeline.experiments.compose import compose_config
@@ -186,3 +188,26 @@ def tracking_server(tmp_path: Path, local_server: Callable[..., str], free_port:
     ]
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return local_server(command, port, "/health", env, cwd=tmp_path), tmp_path / "server-artifacts"
+
+
+@pytest.fixture(scope="module")
+def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeamServer]:
+    """A team's tracking server, shared by a module's tests: PostgreSQL (a throwaway cluster,
+    Debian's `postgresql`), `mlflow server --app-name basic-auth --serve-artifacts` on it,
+    and a team member's account (`server.credentials()` gives the member's environment)."""
+
+    def pick() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+    postgres = start_postgres(pick())
+    server = None
+    try:
+        server = start_team_server(postgres, tmp_path_factory.mktemp("team"), pick())
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        postgres.stop()
+        shutil.rmtree(postgres.folder, ignore_errors=True)

@@ -112,9 +112,9 @@ class OptimizerConfig(Strict):
 class EarlyStoppingConfig(Strict):
     enabled: bool = False
     # accuracies (classification) are maximized, the others minimized
-    monitor: Literal[
-        "val_loss", "val_mse", "train_loss", "train_mse", "val_accuracy", "train_accuracy"
-    ] = "val_loss"
+    monitor: Literal["val_loss", "val_mse", "train_loss", "train_mse", "val_accuracy", "train_accuracy"] = (
+        "val_loss"
+    )
     patience: int = Field(default=3, ge=0)
     min_delta: float = Field(default=0.0, ge=0)
     restore_best_weights: bool = True

@@ -16,7 +16,7 @@ from pipeline.core.config import load_config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import COMPARISON_DIR
 from pipeline.reports.comparison import DEFAULT_METRIC, compare_runs
-from pipeline.tracking.queries import find_runs, latest_sweep, resume_run, sweep_children
+from pipeline.tracking.queries import end_dead_runs, find_runs, latest_sweep, resume_run, sweep_children
 
 
 def main() -> None:
@@ -59,6 +59,7 @@ def main() -> None:
         runs = sweep_children(cfg.tracking, cfg.paths, parent_id)
     if not runs:
         raise PipelineError(f"{title}: no runs to compare")
+    runs = end_dead_runs(cfg.tracking, cfg.paths, runs)  # a killed job's run says so, FAILED
     out = args.out or Path("reports") / "compare" / title.replace(" ", "_")
     compare_runs(cfg.tracking, cfg.paths, runs, out, args.metric, title, args.columns, args.width)
     if not args.experiment:  # a sweep's report lives on its parent run too

@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import ValidationError
 
 from pipeline.core.config import PathsConfig, TrackingConfig, validate_config
+from pipeline.core.errors import PipelineError
 from pipeline.core.files import COMPARISON_DIR, JOB_FILE
 from pipeline.core.io import read_json, write_json
 from pipeline.data.cache import ensure_prepared
@@ -33,6 +34,7 @@ from pipeline.reports.comparison import compare_runs
 from pipeline.tracking.queries import (
     RunSummary,
     end_as_failed,
+    end_dead_runs_of_experiment,
     record_failed_job,
     resume_run,
     start_sweep_run,
@@ -156,10 +158,16 @@ class SweepCallback(Callback):
             "sweep_dir": str(Path(config.hydra.sweep.dir).resolve()),
             "sweep_overrides": " ".join(config.hydra.overrides.task),
         }
-        self.parent_id = start_sweep_run(tracking, paths, name, tags)
+        try:
+            self.parent_id = start_sweep_run(tracking, paths, name, tags)
+        except PipelineError as err:  # a server that refuses or is not there: no job would record
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
         os.environ[PARENT_ENV] = self.parent_id
         ON_INTERRUPT["sweep"] = self.end_interrupted
         print(f"sweep: MLflow parent run {name} ({self.parent_id})")
+        for dead in end_dead_runs_of_experiment(tracking, paths):
+            print(f"sweep: run {dead.name} ({dead.run_id}) marked FAILED: {dead.tags['error']}")
         prepare_base_data(config)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:

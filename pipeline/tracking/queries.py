@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.core.config import PathsConfig, TrackingConfig
+from pipeline.tracking.owner import DIED, PROCESS_TAG, is_dead, owner_tags
 from pipeline.tracking.recorder import PARENT_TAG, RUN_STATUS_TAG, RunRecorder
 from pipeline.tracking.store import (
     mlflow_client,
@@ -51,7 +52,8 @@ def _client(tracking: TrackingConfig, paths: PathsConfig) -> Any:
 def start_sweep_run(tracking: TrackingConfig, paths: PathsConfig, name: str, tags: Mapping[str, Any]) -> str:
     """Create the experiment (once, before parallel jobs race on it) and a sweep's parent run."""
     _, client, experiment_id = open_experiment(tracking, paths)
-    run = client.create_run(experiment_id, run_name=name, tags={SWEEP_TAG: tracking.sweep_name, **tags})
+    tags = {**owner_tags(), SWEEP_TAG: tracking.sweep_name, **tags}
+    run = client.create_run(experiment_id, run_name=name, tags=tags)
     return str(run.info.run_id)
 
 
@@ -75,7 +77,7 @@ def record_failed_job(
     run = parent.client.create_run(
         parent.experiment_id,
         run_name=name,
-        tags={PARENT_TAG: parent_id, RUN_STATUS_TAG: "failed", "error": error[:5000]},
+        tags={**owner_tags(), PARENT_TAG: parent_id, RUN_STATUS_TAG: "failed", "error": error[:5000]},
     )
     recorder = RunRecorder(parent.client, parent.uri, run.info.run_id, parent.experiment_id)
     recorder.log_params(params)
@@ -90,6 +92,24 @@ def end_as_failed(tracking: TrackingConfig, paths: PathsConfig, run: RunSummary,
     recorder.end("FAILED")
     tags = {**run.tags, RUN_STATUS_TAG: "failed", "error": reason}
     return RunSummary(run.run_id, run.name, "FAILED", run.params, run.metrics, tags, run.start_time)
+
+
+def end_dead_runs(tracking: TrackingConfig, paths: PathsConfig, runs: list[RunSummary]) -> list[RunSummary]:
+    """`runs`, with each one left RUNNING by a process of this host that has ended marked
+    FAILED, its note saying so (runs of other hosts are left as they are)."""
+    return [
+        end_as_failed(tracking, paths, r, DIED.format(process=r.tags[PROCESS_TAG]))
+        if r.status == "RUNNING" and is_dead(r.tags.get(PROCESS_TAG))
+        else r
+        for r in runs
+    ]
+
+
+def end_dead_runs_of_experiment(tracking: TrackingConfig, paths: PathsConfig) -> list[RunSummary]:
+    """Find the configured experiment's runs whose process died without ending them, and end
+    them FAILED (see `end_dead_runs`); the runs so ended."""
+    running = find_runs(tracking, paths, "attributes.status = 'RUNNING'")
+    return [r for r in end_dead_runs(tracking, paths, running) if r.status == "FAILED"]
 
 
 def find_runs(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.config import PathsConfig, TrackingConfig
+from pipeline.tracking.owner import PROCESS_TAG, owner_tags, process_id
 from pipeline.tracking.store import open_experiment
 
 PARAM_VALUE_LIMIT = 6000  # MLflow's longest param value
@@ -212,11 +213,12 @@ def tracked_run(
         return
     uri, client, experiment_id = open_experiment(tracking, paths, lookup=run_id is None)
     if run_id is None:
-        tags = {**(tags or {}), **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
+        tags = {**owner_tags(), **(tags or {}), **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
         run = client.create_run(experiment_id, run_name=run_name, tags=tags)
     else:
         run = client.get_run(run_id)
         client.update_run(run_id, status="RUNNING")
+        client.set_tag(run_id, PROCESS_TAG, process_id())  # this process records it now
     recorder = RunRecorder(
         client, uri, run.info.run_id, run.info.experiment_id, asynchronous=tracking.async_logging
     )

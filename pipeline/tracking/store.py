@@ -58,17 +58,36 @@ def quiet_environment() -> None:
 
 
 def reach(uri: str, call: Callable[[], str]) -> str:
-    """The first call to the store; an unreachable server becomes one PipelineError naming it."""
+    """The first call to the store. A server that refuses the credentials (HTTP 401 or 403)
+    or cannot be reached becomes one PipelineError naming the server and the HTTP status."""
     try:
         return call()
     except Exception as err:
         if not uri.startswith(("http://", "https://")):
             raise
+        status = getattr(err, "get_http_status_code", lambda: None)()
+        if status in (401, 403):
+            raise PipelineError(refused(uri, status)) from None
         reason = str(err).splitlines()[0][:300]
         raise PipelineError(
             f"tracking server {uri} is unreachable ({type(err).__name__}: {reason}); start it, or "
             "point tracking.uri elsewhere (tracking.http_timeout_s and tracking.http_retries bound the wait)"
         ) from None
+
+
+def refused(uri: str, status: int) -> str:
+    """What a user reads when the server says no: the server, the status, whose credentials."""
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    who = f"user {user!r}" if user else "no user (MLFLOW_TRACKING_USERNAME is not set)"
+    if status == 401:
+        return (
+            f"tracking server {uri} refused the credentials of {who} (HTTP 401 Unauthorized); "
+            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to an account of that server"
+        )
+    return (
+        f"tracking server {uri} denied {who} access to the experiment (HTTP 403 Forbidden); "
+        "ask its admin for EDIT permission, or choose another with tracking.experiment=NAME"
+    )
 
 
 def artifact_location(uri: str, paths: PathsConfig, root: Path | None = None) -> str | None:

@@ -1,0 +1,102 @@
+"""A team's tracking server for real: PostgreSQL behind `mlflow server --app-name basic-auth`,
+the artifacts served. A member's credentials record everything and leak nowhere; a wrong
+password ends in one line naming the server and the HTTP status, with nothing recorded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+from reliability_helpers import ROOT, error_line, subprocess_env
+from team_server import ADMIN, TeamServer
+
+pytestmark = pytest.mark.slow  # a PostgreSQL cluster and an MLflow server per module: make test-slow
+
+
+def pipeline_run(server: TeamServer, *overrides: str, password: str | None = None, timeout: float = 600):
+    env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="2", **server.credentials(password))
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [sys.executable, "-m", "pipeline.run", *overrides, f"tracking.uri={server.url}"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def admin_client(server: TeamServer, monkeypatch: pytest.MonkeyPatch) -> mlflow.MlflowClient:
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.admin_password)
+    return mlflow.MlflowClient(server.url)
+
+
+def experiment_runs(client: mlflow.MlflowClient, name: str) -> list:
+    experiment = client.get_experiment_by_name(name)
+    return client.search_runs([experiment.experiment_id]) if experiment else []
+
+
+def test_a_member_records_a_parallel_sweep_on_postgres_and_the_password_is_nowhere(
+    team_server, tmp_path, path_overrides, record_runs, monkeypatch
+):
+    sweep_dir = tmp_path / "sweep"
+    done = pipeline_run(
+        team_server,
+        "-m",
+        "optimizer=sgd,adam",
+        "training.epochs=3",
+        "tracking.experiment=team",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={sweep_dir}",
+        *path_overrides,
+    )
+    client = admin_client(team_server, monkeypatch)
+    runs = experiment_runs(client, "team")
+    record_runs(3, len(runs))  # the parent and one child per job
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    jobs = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(runs) == 3 and len(jobs) == 2
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert {r.info.user_id for r in runs} == {"alice"}  # recorded as the member, not anonymous
+    for run in jobs:
+        assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 3  # every epoch, once
+        logged = client.get_logged_model(run.data.tags["model_uri"].rsplit("/", 1)[-1])
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=logged.artifact_location, tracking_uri=team_server.url, dst_path=str(tmp_path / "m")
+        )
+        assert mlflow.pyfunc.load_model(local).metadata.signature is not None
+    assert len(list(team_server.artifacts.rglob("model.keras"))) == 2  # stored by the server
+
+    secret = team_server.member_password
+    for run in runs:
+        assert not any(secret in v for v in [*run.data.params.values(), *run.data.tags.values()])
+        folder = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path / run.info.run_id)))
+        for path in [p for p in folder.rglob("*") if p.is_file()]:
+            assert secret.encode() not in path.read_bytes(), f"{path.name} of a run holds the password"
+    for path in [p for p in sweep_dir.rglob("*") if p.is_file()]:  # Hydra's logs and configs
+        assert secret.encode() not in path.read_bytes(), f"{path} holds the password"
+    assert secret not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
+def test_a_wrong_password_names_the_server_and_401_and_records_nothing(
+    team_server, tmp_path, path_overrides, record_runs, monkeypatch, sweep
+):
+    experiment = f"refused-{'sweep' if sweep else 'run'}"
+    args = ["-m", "optimizer=sgd,adam", f"hydra.sweep.dir={tmp_path / 'sweep'}"] if sweep else []
+    done = pipeline_run(
+        team_server,
+        *args,
+        "training.epochs=2",
+        f"tracking.experiment={experiment}",
+        f"hydra.run.dir={tmp_path / 'job'}",
+        *path_overrides,
+        password="not-the-password",
+    )
+    record_runs(0, 0)
+    assert done.returncode != 0
+    line = error_line(done.stderr)
+    assert team_server.url in line and "HTTP 401" in line and "'alice'" in line, line
+    assert "MLFLOW_TRACKING_PASSWORD" in line
+    assert "not-the-password" not in done.stdout + done.stderr
+    assert experiment_runs(admin_client(team_server, monkeypatch), experiment) == []
