@@ -152,7 +152,8 @@ class TrackingConfig(Strict):
     log_model: bool = True
     async_logging: bool = False  # metric batches through MLflow's async logging queue
     http_timeout_s: int = Field(default=5, ge=1)  # a tracking server's reply, per request
-    http_retries: int = Field(default=2, ge=0)
+    http_retries: int = Field(default=2, ge=0)  # before the first record: fail fast
+    outage_grace_s: int = Field(default=60, ge=0)  # once recording: how long to wait for a server back
 
     @field_validator("run_name", "sweep_name")
     @classmethod

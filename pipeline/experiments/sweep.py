@@ -224,8 +224,17 @@ class SweepCallback(Callback):
         compared = True
         if self.settings is not None and self.parent_id is not None:
             tracking, paths, metric = self.settings
-            failed = [r if r.get("run_id") else self.record_failure(r, r["job"]) for r in failed]
-            parent = resume_run(tracking, paths, self.parent_id)
+            try:
+                failed = [r if r.get("run_id") else self.record_failure(r, r["job"]) for r in failed]
+                parent = resume_run(tracking, paths, self.parent_id)
+            except Exception as err:  # the server is gone: say so, and where the jobs' outputs are
+                reason = " ".join(str(err).split())[:300]
+                print(
+                    f"error: the sweep could not reach tracking server {tracking.uri} at its end "
+                    f"({type(err).__name__}: {reason}); each job's outputs are in {sweep_dir}/<job>/",
+                    file=sys.stderr,
+                )
+                raise SystemExit(1) from None
             try:
                 runs = end_unfinished(tracking, paths, sweep_children(tracking, paths, self.parent_id))
                 failed = failed_children(runs, failed)

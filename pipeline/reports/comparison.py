@@ -108,6 +108,8 @@ def _note(run: RunSummary) -> str:
         return f"stopped at epoch {tags['stopped_epoch']}, restored {tags.get('best_epoch', '-')}"
     if tags.get("error"):
         return tags["error"][:120]
+    if tags.get("tracking_retries"):
+        return f"waited for the tracking server ({tags['tracking_retries']} retries); recorded in full"
     return ""
 
 

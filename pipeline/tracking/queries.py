@@ -10,6 +10,7 @@ from pipeline.core.config import PathsConfig, TrackingConfig
 from pipeline.tracking.owner import DIED, PROCESS_TAG, is_dead, owner_tags
 from pipeline.tracking.recorder import PARENT_TAG, RUN_STATUS_TAG, RunRecorder
 from pipeline.tracking.store import (
+    http_settings,
     mlflow_client,
     open_experiment,
     quiet_environment,
@@ -46,6 +47,7 @@ def _summary(run: Any) -> RunSummary:
 
 def _client(tracking: TrackingConfig, paths: PathsConfig) -> Any:
     quiet_environment()
+    http_settings(tracking, recording=True)
     return mlflow_client(resolve_tracking_uri(tracking, paths))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from pipeline.core.config import PathsConfig, TrackingConfig
 from pipeline.tracking.owner import PROCESS_TAG, owner_tags, process_id
-from pipeline.tracking.store import open_experiment
+from pipeline.tracking.store import RetryCount, few_retries, open_experiment
 
 PARAM_VALUE_LIMIT = 6000  # MLflow's longest param value
 PARAMS_PER_BATCH = 100  # MLflow's most params per log_batch
@@ -28,6 +28,7 @@ BATCH_LIMIT = 1000  # MLflow's most metrics per log_batch
 FLUSH_EVERY_S = 10.0  # a long run's metrics reach the store at least this often
 RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
 PARENT_TAG = "mlflow.parentRunId"
+RETRIES_TAG = "tracking_retries"  # requests retried while the tracking server was away
 
 
 class RecordingError(RuntimeError):
@@ -181,14 +182,16 @@ def interrupts_between_writes(writes: StoreWrites) -> Iterator[None]:
 
 def _fail(recorder: RunRecorder, status: str, tags: Mapping[str, Any], trace: str | None = None) -> None:
     """End the run with `status` and `tags`, as far as the store lets us: the error that got
-    us here matters more than one in recording it."""
-    with suppress(Exception):
-        recorder.set_tags(tags)
-    if trace is not None:
+    us here matters more than one in recording it. A server still away after the grace period
+    is not waited for again: the run stays RUNNING, and the next reader ends it FAILED."""
+    with few_retries():
         with suppress(Exception):
-            recorder.log_text(trace, "error.txt")
-    with suppress(Exception):
-        recorder.end(status)
+            recorder.set_tags(tags)
+        if trace is not None:
+            with suppress(Exception):
+                recorder.log_text(trace, "error.txt")
+        with suppress(Exception):
+            recorder.end(status)
 
 
 @contextmanager
@@ -222,8 +225,9 @@ def tracked_run(
     recorder = RunRecorder(
         client, uri, run.info.run_id, run.info.experiment_id, asynchronous=tracking.async_logging
     )
+    retries = RetryCount()
     try:
-        with interrupts_between_writes(recorder.writes):
+        with retries.installed(), interrupts_between_writes(recorder.writes):
             yield recorder
     except KeyboardInterrupt:
         _fail(recorder, "KILLED", {RUN_STATUS_TAG: "killed"})
@@ -234,7 +238,10 @@ def tracked_run(
         _fail(recorder, "FAILED", error, traceback.format_exc())
         raise
     try:
-        recorder.end(recorder.status)
+        with retries.installed():
+            if retries.retries:  # the server went away and came back: the comparison says so
+                recorder.set_tags({RETRIES_TAG: retries.retries})
+            recorder.end(recorder.status)
     except Exception as err:
         summary = f"{type(err).__name__}: {' '.join(str(err).split())[:1000]}"  # the cause may be on any line
         _fail(recorder, "FAILED", {RUN_STATUS_TAG: "failed", "error": f"RecordingError: {summary}"[:5000]})

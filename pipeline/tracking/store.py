@@ -40,11 +40,63 @@ def resolve_tracking_uri(tracking: TrackingConfig, paths: PathsConfig, root: Pat
     return f"sqlite:///{db.resolve()}"
 
 
-def http_settings(tracking: TrackingConfig) -> None:
-    """Bound how long a tracking server may keep a run waiting (MLflow's default: minutes)."""
+def backoff_retries(grace_s: float) -> int:
+    """The fewest retries whose waits add up to `grace_s`: with MLflow's backoff factor 1,
+    urllib3 waits 0 s before the first retry, then 2, 4, 8 ... s (2**r - 2 s after r retries)."""
+    retries, waited = 0, 0
+    while waited < grace_s:
+        retries += 1
+        waited += 0 if retries == 1 else 2 ** (retries - 1)
+    return retries
+
+
+def http_settings(tracking: TrackingConfig, recording: bool = False) -> None:
+    """Bound how long a tracking server may keep a run waiting (MLflow's default: minutes).
+    Before anything is recorded a missing server fails fast (`http_retries`); once `recording`,
+    requests are retried for `outage_grace_s`, so a server restart loses nothing."""
+    retries = tracking.http_retries
+    if recording:
+        retries = max(retries, backoff_retries(tracking.outage_grace_s))
     os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(tracking.http_timeout_s)
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(tracking.http_retries)
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(retries)
     os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
+
+
+@contextmanager
+def few_retries(retries: int = 1) -> Iterator[None]:
+    """Within the block, at most `retries` per request: for ending a run whose recording
+    already failed, where waiting out the grace period again would only delay the error."""
+    previous = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(min(retries, int(previous or retries)))
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_HTTP_REQUEST_MAX_RETRIES", None)
+        else:
+            os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = previous
+
+
+class RetryCount(logging.Handler):
+    """Counts the retries of requests to the tracking server while installed (urllib3 logs
+    each one as a warning on `urllib3.connectionpool`): a run that waited out an outage says so."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.retries = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("Retrying"):
+            self.retries += 1
+
+    @contextmanager
+    def installed(self) -> Iterator[RetryCount]:
+        logger = logging.getLogger("urllib3.connectionpool")
+        logger.addHandler(self)
+        try:
+            yield self
+        finally:
+            logger.removeHandler(self)
 
 
 def quiet_environment() -> None:
@@ -133,7 +185,7 @@ def open_experiment(
     experiment are created when missing, one process at a time. An unreachable server is one
     PipelineError naming it."""
     quiet_environment()
-    http_settings(tracking)
+    http_settings(tracking, recording=not lookup)
     uri = resolve_tracking_uri(tracking, paths)
     with store_lock(uri):
         client = mlflow_client(uri)
@@ -141,6 +193,7 @@ def open_experiment(
             return uri, client, None
         location = artifact_location(uri, paths)
         experiment_id = reach(uri, lambda: experiment_id_for(client, tracking.experiment, location))
+    http_settings(tracking, recording=True)
     return uri, client, experiment_id
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mlflow
@@ -100,3 +101,54 @@ def test_a_wrong_password_names_the_server_and_401_and_records_nothing(
     assert "MLFLOW_TRACKING_PASSWORD" in line
     assert "not-the-password" not in done.stdout + done.stderr
     assert experiment_runs(admin_client(team_server, monkeypatch), experiment) == []
+
+
+def test_a_server_restart_mid_sweep_loses_nothing_and_the_comparison_names_the_jobs_that_waited(
+    team_server, tmp_path, path_overrides, record_runs, monkeypatch
+):
+    """The server is stopped while two jobs record, and started again 8 s later (within
+    tracking.outage_grace_s): every job's run completes once it is back, no metric is
+    recorded twice, and the runs that waited say so."""
+    epochs, sweep_dir = 600, tmp_path / "sweep"
+    env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="2", **team_server.credentials())
+    env.pop("MLFLOW_TRACKING_URI", None)
+    overrides = [
+        "optimizer=sgd,adam,rmsprop,momentum",
+        f"training.epochs={epochs}",
+        "tracking.experiment=outage",
+    ]
+    command = [sys.executable, "-m", "pipeline.run", "-m", *overrides, "hydra/launcher=joblib"]
+    command += ["hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep_dir}", f"tracking.uri={team_server.url}"]
+    log = tmp_path / "sweep.log"
+    with open(log, "w") as out:
+        sweep = subprocess.Popen([*command, *path_overrides], cwd=ROOT, env=env, stdout=out, stderr=out)
+    client = admin_client(team_server, monkeypatch)
+    deadline = time.monotonic() + 300
+    while sweep.poll() is None and time.monotonic() < deadline:  # until jobs are recording epochs
+        recording = [r for r in experiment_runs(client, "outage") if r.data.metrics.get("val_loss")]
+        if recording:
+            break
+        time.sleep(0.5)
+    assert sweep.poll() is None, log.read_text()[-3000:]
+    team_server.stop()
+    time.sleep(8)
+    team_server.start()
+    code = sweep.wait(timeout=600)
+    output = log.read_text()
+
+    runs = experiment_runs(client, "outage")
+    record_runs(5, len(runs))  # the parent and one child per job
+    assert code == 0, output[-3000:]
+    jobs = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(runs) == 5 and len(jobs) == 4
+    assert all(r.info.status == "FINISHED" for r in runs), [(r.info.run_name, r.info.status) for r in runs]
+    for run in jobs:  # every epoch once: a retried batch is not recorded twice
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
+        assert sorted(steps) == list(range(1, epochs + 1)), (run.info.run_name, len(steps))
+    assert (
+        len(list(team_server.artifacts.rglob("model.keras"))) >= 4 + 2
+    )  # this sweep's 4, the first test's 2
+    waited = [r for r in jobs if r.data.tags.get("tracking_retries")]
+    assert waited, "no job recorded that it waited for the server"
+    table = (sweep_dir / "comparison" / "comparison.csv").read_text()
+    assert table.count("waited for the tracking server") == len(waited), table
