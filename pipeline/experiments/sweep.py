@@ -229,8 +229,9 @@ class SweepCallback(Callback):
                 parent = resume_run(tracking, paths, self.parent_id)
             except Exception as err:  # the server is gone: say so, and where the jobs' outputs are
                 reason = " ".join(str(err).split())[:300]
+                store = f"tracking server {tracking.uri}" if tracking.uri else "the local MLflow store"
                 print(
-                    f"error: the sweep could not reach tracking server {tracking.uri} at its end "
+                    f"error: the sweep could not reach {store} at its end "
                     f"({type(err).__name__}: {reason}); each job's outputs are in {sweep_dir}/<job>/",
                     file=sys.stderr,
                 )
