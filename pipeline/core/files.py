@@ -23,6 +23,8 @@ METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.csv"
 FIGURES_DIR = "figures"
 MODEL_DIR = "model"
+UNSENT_FILE = "unsent.jsonl"  # a run's record kept while its tracking server was away
+SENT_FILE = "sent.jsonl"  # ... renamed once `python -m pipeline.upload` has sent it
 # a sweep's output folder
 COMPARISON_DIR = "comparison"
 

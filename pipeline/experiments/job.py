@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.config import Config
-from pipeline.core.files import FIGURES_DIR, HISTORY_FILE, METRICS_FILE, MODEL_DIR, PREDICTIONS_FILE
+from pipeline.core.files import (
+    FIGURES_DIR,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_DIR,
+    PREDICTIONS_FILE,
+    UNSENT_FILE,
+)
 from pipeline.data.cache import ensure_prepared
 from pipeline.data.prepared import load_prepared
 from pipeline.experiments.crossval import cross_validate
@@ -35,9 +42,10 @@ def run_job(
     cfg: Config, out_dir: Path, parent_run_id: str | None = None, pool: Executor | None = None
 ) -> dict[str, Any]:
     """Prepare data if needed, cross-validate if asked, train, evaluate: one MLflow run whose
-    record is complete when this returns. Writes the model, history, metrics, predictions
-    and pictures (drawn in `pool` when given) under `out_dir`; returns the metrics report
-    with the run's id."""
+    record is complete when this returns, in the store or, if the tracking server stopped
+    answering, in `out_dir`'s unsent record (pipeline.tracking.spool). Writes the model,
+    history, metrics, predictions and pictures (drawn in `pool` when given) under `out_dir`;
+    returns the metrics report with the run's id."""
     drawer = Drawer(pool)
     with tracked_run(
         cfg.tracking,
@@ -45,6 +53,7 @@ def run_job(
         run_name=cfg.tracking.run_name,
         tags=placement_tags(),
         parent_run_id=parent_run_id,
+        unsent=out_dir / UNSENT_FILE,
     ) as recorder:
         if recorder is not None:
             recorder.log_params(recorded_params(cfg))

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from pipeline.core.config import PathsConfig, TrackingConfig, validate_config
 from pipeline.core.errors import PipelineError
-from pipeline.core.files import COMPARISON_DIR, JOB_FILE
+from pipeline.core.files import COMPARISON_DIR, JOB_FILE, UNSENT_FILE
 from pipeline.core.io import read_json, write_json
 from pipeline.data.cache import ensure_prepared
 from pipeline.experiments.run import JOBS_ENV, ON_INTERRUPT, PARENT_ENV
@@ -41,6 +41,7 @@ from pipeline.tracking.queries import (
     sweep_children,
 )
 from pipeline.tracking.recorder import RUN_STATUS_TAG
+from pipeline.tracking.spool import UPLOAD_COMMAND
 
 FAILED_STATUSES = ("failed", "killed")
 UNFINISHED = "the job's process ended without ending its run"
@@ -123,6 +124,30 @@ def override_params(overrides: list[str]) -> dict[str, str]:
     """`key=value` overrides as params (a leading + or ~ dropped)."""
     pairs = (o.lstrip("+~").split("=", 1) for o in overrides if "=" in o)
     return {key: value for key, value in pairs}
+
+
+def report_failed(failed: list[dict[str, Any]], jobs: int) -> None:
+    """A line per failed job (its overrides and error), then how many failed."""
+    for record in failed:
+        overrides = " ".join(record.get("overrides", []))
+        print(f"failed job {record['job']} ({overrides}): {record.get('error')}", file=sys.stderr)
+    if failed:
+        print(f"sweep: {len(failed)} of {jobs} job(s) failed", file=sys.stderr)
+
+
+def unreachable_at_end(uri: str | None, err: Exception, sweep_dir: Path) -> str:
+    """The sweep's last line when its store is gone at the end: which store, why, where the
+    jobs' outputs are, and the command that sends the records its jobs kept."""
+    reason = " ".join(str(err).split())[:300]
+    store = f"tracking server {uri}" if uri else "the local MLflow store"
+    line = (
+        f"the sweep could not reach {store} at its end ({type(err).__name__}: {reason}); "
+        f"each job's outputs are in {sweep_dir}/<job>/"
+    )
+    kept = len(list(sweep_dir.rglob(UNSENT_FILE)))
+    if kept:
+        line += f"; {kept} job(s) kept their record: send them once it is back: {UPLOAD_COMMAND} {sweep_dir}"
+    return line
 
 
 class SweepCallback(Callback):
@@ -228,13 +253,8 @@ class SweepCallback(Callback):
                 failed = [r if r.get("run_id") else self.record_failure(r, r["job"]) for r in failed]
                 parent = resume_run(tracking, paths, self.parent_id)
             except Exception as err:  # the server is gone: say so, and where the jobs' outputs are
-                reason = " ".join(str(err).split())[:300]
-                store = f"tracking server {tracking.uri}" if tracking.uri else "the local MLflow store"
-                print(
-                    f"error: the sweep could not reach {store} at its end "
-                    f"({type(err).__name__}: {reason}); each job's outputs are in {sweep_dir}/<job>/",
-                    file=sys.stderr,
-                )
+                report_failed(failed, jobs)
+                print(f"error: {unreachable_at_end(tracking.uri, err, sweep_dir)}", file=sys.stderr)
                 raise SystemExit(1) from None
             try:
                 runs = end_unfinished(tracking, paths, sweep_children(tracking, paths, self.parent_id))
@@ -253,10 +273,7 @@ class SweepCallback(Callback):
             parent.log_metrics({"jobs": jobs, "jobs_failed": len(failed)})
             parent.end("FAILED" if failed or not compared else "FINISHED")
         if failed:
-            for record in failed:
-                overrides = " ".join(record.get("overrides", []))
-                print(f"failed job {record['job']} ({overrides}): {record.get('error')}", file=sys.stderr)
-            print(f"sweep: {len(failed)} of {jobs} job(s) failed", file=sys.stderr)
+            report_failed(failed, jobs)
             raise SystemExit(1)
         if not compared:
             raise SystemExit(1)

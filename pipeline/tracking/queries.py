@@ -131,6 +131,11 @@ def find_runs(
     return [_summary(r) for r in runs]
 
 
+def run_summary(tracking: TrackingConfig, paths: PathsConfig, run_id: str) -> RunSummary:
+    """One run, by id."""
+    return _summary(_client(tracking, paths).get_run(run_id))
+
+
 def sweep_children(tracking: TrackingConfig, paths: PathsConfig, parent_id: str) -> list[RunSummary]:
     """The child runs of a sweep's parent run, oldest first."""
     return find_runs(tracking, paths, f"tags.`{PARENT_TAG}` = '{parent_id}'")

@@ -13,13 +13,15 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.config import PathsConfig, TrackingConfig
 from pipeline.tracking.owner import PROCESS_TAG, owner_tags, process_id
+from pipeline.tracking.spool import Spool, unanswered
 from pipeline.tracking.store import RetryCount, few_retries, open_experiment
 
 PARAM_VALUE_LIMIT = 6000  # MLflow's longest param value
@@ -54,14 +56,33 @@ class RunRecorder:
         self._operations: list[Any] = []
         self._last_flush = time.monotonic()
         self.writes = StoreWrites()
+        self.spool: Spool | None = None  # where writes go once the server stops answering
+
+    def record(self, kind: str, fields: dict[str, Any], call: Callable[[], Any]) -> Any:
+        """Make one store write, `call`, and return what it returns. With a spool, a write the
+        server does not answer (after the grace period's retries) starts it: that write, as
+        `kind` and `fields`, and every later one go to the spool instead, and return None."""
+        if self.spool is not None and self.spool.active:
+            self.spool.add(kind, fields)
+            return None
+        try:
+            with self.writes.write():
+                return call()
+        except Exception as err:
+            if self.spool is None or not unanswered(err):
+                raise
+            self.spool.start(err)
+            self.spool.add(kind, fields)
+            return None
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
         items = [Param(k, str(v)[:PARAM_VALUE_LIMIT]) for k, v in params.items()]
         for start in range(0, len(items), PARAMS_PER_BATCH):
-            with self.writes.write():
-                self.client.log_batch(self.run_id, params=items[start : start + PARAMS_PER_BATCH])
+            batch = items[start : start + PARAMS_PER_BATCH]
+            fields = {"params": {p.key: p.value for p in batch}}
+            self.record("params", fields, partial(self.client.log_batch, self.run_id, params=batch))
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
         """Queue finite metrics (NaN and infinity are never written); sent in full batches,
@@ -77,53 +98,60 @@ class RunRecorder:
         """Send every queued metric."""
         pending, self._pending = self._pending, []
         for start in range(0, len(pending), BATCH_LIMIT):
-            batch = pending[start : start + BATCH_LIMIT]
-            with self.writes.write():
-                if self.asynchronous:
-                    operation = self.client.log_batch(self.run_id, metrics=batch, synchronous=False)
-                    self._operations.append(operation)
-                else:
-                    self.client.log_batch(self.run_id, metrics=batch)
+            self.send_metrics(pending[start : start + BATCH_LIMIT])
         self._last_flush = time.monotonic()
+
+    def send_metrics(self, batch: list[Any]) -> None:
+        """One `log_batch` of at most BATCH_LIMIT metrics (through the async queue if asked)."""
+        fields = {"metrics": [[m.key, m.value, m.timestamp, m.step] for m in batch]}
+        if self.asynchronous:
+            send = partial(self.client.log_batch, self.run_id, metrics=batch, synchronous=False)
+            operation = self.record("metrics", fields, send)
+            if operation is not None:
+                self._operations.append((operation, fields))
+        else:
+            self.record("metrics", fields, partial(self.client.log_batch, self.run_id, metrics=batch))
 
     def wait(self) -> None:
         """Send what is queued and wait until the store has all of it."""
         self.flush()
         operations, self._operations = self._operations, []
-        for operation in operations:
-            operation.wait()
+        for operation, fields in operations:
+            self.record("metrics", fields, operation.wait)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
 
         items = [RunTag(k, str(v)) for k, v in tags.items() if v is not None]
         for start in range(0, len(items), PARAMS_PER_BATCH):  # MLflow takes 100 tags a batch too
-            with self.writes.write():
-                self.client.log_batch(self.run_id, tags=items[start : start + PARAMS_PER_BATCH])
+            batch = items[start : start + PARAMS_PER_BATCH]
+            fields = {"tags": {t.key: t.value for t in batch}}
+            self.record("tags", fields, partial(self.client.log_batch, self.run_id, tags=batch))
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        with self.writes.write():
-            self.client.log_text(self.run_id, text, artifact_file)
+        fields = {"text": text, "artifact_file": artifact_file}
+        self.record("text", fields, partial(self.client.log_text, self.run_id, text, artifact_file))
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        with self.writes.write():
-            self.client.log_artifact(self.run_id, str(path), artifact_path)
+        fields = {"path": str(Path(path).resolve()), "artifact_path": artifact_path}
+        send = partial(self.client.log_artifact, self.run_id, str(path), artifact_path)
+        self.record("artifact", fields, send)
 
     def log_artifacts(self, folder: str | Path, artifact_path: str | None = None) -> None:
         """Every file of `folder` (none if it does not exist) under `artifact_path`."""
         if Path(folder).is_dir() and any(Path(folder).iterdir()):
-            with self.writes.write():
-                self.client.log_artifacts(self.run_id, str(folder), artifact_path)
+            fields = {"folder": str(Path(folder).resolve()), "artifact_path": artifact_path}
+            send = partial(self.client.log_artifacts, self.run_id, str(folder), artifact_path)
+            self.record("artifacts", fields, send)
 
     def log_inputs(self, datasets: list[Any]) -> None:
-        with self.writes.write():
-            self.client.log_inputs(self.run_id, datasets=datasets)
+        fields = {"datasets": [d.to_dictionary() for d in datasets]}
+        self.record("inputs", fields, partial(self.client.log_inputs, self.run_id, datasets=datasets))
 
     def end(self, status: str) -> None:
         """Send what is queued, wait for it, then set `status`."""
         self.wait()
-        with self.writes.write():
-            self.client.set_terminated(self.run_id, status)
+        self.record("end", {"status": status}, partial(self.client.set_terminated, self.run_id, status))
 
 
 class Terminated(KeyboardInterrupt):
@@ -183,7 +211,8 @@ def interrupts_between_writes(writes: StoreWrites) -> Iterator[None]:
 def _fail(recorder: RunRecorder, status: str, tags: Mapping[str, Any], trace: str | None = None) -> None:
     """End the run with `status` and `tags`, as far as the store lets us: the error that got
     us here matters more than one in recording it. A server still away after the grace period
-    is not waited for again: the run stays RUNNING, and the next reader ends it FAILED."""
+    is not waited for again: with a spool the writes are kept there; without one the run
+    stays RUNNING, and the next reader ends it FAILED."""
     with few_retries():
         with suppress(Exception):
             recorder.set_tags(tags)
@@ -202,6 +231,7 @@ def tracked_run(
     run_id: str | None = None,
     tags: Mapping[str, Any] | None = None,
     parent_run_id: str | None = None,
+    unsent: Path | None = None,
 ) -> Iterator[RunRecorder | None]:
     """Start (or resume, with `run_id`) an MLflow run and end it with the status that is true.
 
@@ -209,7 +239,9 @@ def tracked_run(
     if recording fails at the end, FAILED and a RecordingError. An exception: FAILED, with
     the error as a tag and a traceback artifact. Ctrl-C or SIGTERM: KILLED. An exception
     leaving the block carries the run's id as `mlflow_run_id`. Yields None when tracking
-    is switched off.
+    is switched off. With `unsent`, a server that stops answering for the grace period does
+    not stop the block: the rest of the record goes to that file (pipeline.tracking.spool),
+    and leaving the block raises a RecordingError that says how to send it.
     """
     if not tracking.enabled:
         yield None
@@ -225,6 +257,8 @@ def tracked_run(
     recorder = RunRecorder(
         client, uri, run.info.run_id, run.info.experiment_id, asynchronous=tracking.async_logging
     )
+    if unsent is not None:
+        recorder.spool = Spool(unsent, uri, recorder.run_id, tracking.outage_grace_s)
     retries = RetryCount()
     try:
         with retries.installed(), interrupts_between_writes(recorder.writes):
@@ -248,3 +282,7 @@ def tracked_run(
         failure = RecordingError(summary)
         failure.mlflow_run_id = recorder.run_id  # type: ignore[attr-defined]  # no second FAILED run
         raise failure from err
+    if recorder.spool is not None and recorder.spool.active:
+        away = RecordingError(recorder.spool.message())
+        away.mlflow_run_id = recorder.run_id  # type: ignore[attr-defined]
+        raise away

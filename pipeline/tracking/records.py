@@ -133,9 +133,9 @@ def log_model(
     preprocessing_file: Path,
     raw_dtypes: Mapping[str, str],
     classes: list[str] | None = None,
-) -> str:
+) -> str | None:
     """Log the raw-rows pyfunc model (the `.keras` network inside) into the run, tag its
-    `model_uri` and return it."""
+    `model_uri` and return it; None when the run's record is being kept for later."""
     import mlflow
     import mlflow.pyfunc
     from mlflow.models import ModelSignature
@@ -148,24 +148,37 @@ def log_model(
         outputs=Schema(output_schema(classes or [])),
     )
     package = Path(pipeline.__file__).parent
-    mlflow.set_tracking_uri(recorder.uri)
-    with tempfile.TemporaryDirectory(prefix="serving-code-") as code:
-        for name in SERVING_MODULES:
-            (Path(code) / "pipeline" / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(package / name, Path(code) / "pipeline" / name)
-        # pyfunc.log_model logs into the active run, and files the model under the run's
-        # experiment; leaving the `with` marks the run FINISHED, and the run's end then
-        # sets the status that is true.
-        with recorder.writes.write(), mlflow.start_run(run_id=recorder.run_id), warnings.catch_warnings():
-            # no input example on purpose: the signature is explicit (mlflow #16183)
-            warnings.filterwarnings("ignore", message=".*input example.*")
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(package / "tracking" / "serving_model.py"),
-                artifacts={"keras_model": str(keras_file), "preprocessing": str(preprocessing_file)},
-                code_paths=[str(Path(code) / "pipeline")],
-                signature=signature,
-                pip_requirements=pip_requirements(),
-            )
-    recorder.set_tags({"model_uri": info.model_uri})
-    return str(info.model_uri)
+
+    def log() -> str:
+        mlflow.set_tracking_uri(recorder.uri)
+        with tempfile.TemporaryDirectory(prefix="serving-code-") as code:
+            for name in SERVING_MODULES:
+                (Path(code) / "pipeline" / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(package / name, Path(code) / "pipeline" / name)
+            # pyfunc.log_model logs into the active run, and files the model under the run's
+            # experiment; leaving the `with` marks the run FINISHED, and the run's end then
+            # sets the status that is true.
+            with mlflow.start_run(run_id=recorder.run_id), warnings.catch_warnings():
+                # no input example on purpose: the signature is explicit (mlflow #16183)
+                warnings.filterwarnings("ignore", message=".*input example.*")
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=str(package / "tracking" / "serving_model.py"),
+                    artifacts={"keras_model": str(keras_file), "preprocessing": str(preprocessing_file)},
+                    code_paths=[str(Path(code) / "pipeline")],
+                    signature=signature,
+                    pip_requirements=pip_requirements(),
+                )
+        return str(info.model_uri)
+
+    fields = {
+        "keras_file": str(keras_file.resolve()),
+        "preprocessing_file": str(preprocessing_file.resolve()),
+        "raw_dtypes": dict(raw_dtypes),
+        "classes": list(classes or []),
+    }
+    model_uri = recorder.record("model", fields, log)
+    if model_uri is None:  # kept for later (pipeline.tracking.spool): the upload logs it
+        return None
+    recorder.set_tags({"model_uri": model_uri})
+    return model_uri

@@ -152,3 +152,82 @@ def test_a_server_restart_mid_sweep_loses_nothing_and_the_comparison_names_the_j
     assert waited, "no job recorded that it waited for the server"
     table = (sweep_dir / "comparison" / "comparison.csv").read_text()
     assert table.count("waited for the tracking server") == len(waited), table
+
+
+def test_a_server_gone_for_good_ends_the_sweep_in_time_and_an_upload_sends_every_record_later(
+    team_server, tmp_path, path_overrides, record_runs, monkeypatch
+):
+    """The server stops while two jobs record and does not come back: each job waits out
+    tracking.outage_grace_s once, trains to the end with its outputs on disk and its record
+    in unsent.jsonl; the sweep exits 1 with a line naming the server and the upload command.
+    Once the server is back, that command completes every run, each epoch once."""
+    epochs, grace, sweep_dir = 400, 5, tmp_path / "sweep"
+    env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="2", **team_server.credentials())
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [sys.executable, "-m", "pipeline.run", "-m", "optimizer=sgd,adam", f"training.epochs={epochs}"]
+    command += ["tracking.experiment=gone", f"tracking.outage_grace_s={grace}", "hydra/launcher=joblib"]
+    command += ["hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep_dir}", f"tracking.uri={team_server.url}"]
+    log = tmp_path / "sweep.log"
+    with open(log, "w") as out:
+        sweep = subprocess.Popen([*command, *path_overrides], cwd=ROOT, env=env, stdout=out, stderr=out)
+    client = admin_client(team_server, monkeypatch)
+    deadline = time.monotonic() + 300
+    while sweep.poll() is None and time.monotonic() < deadline:  # until both jobs record epochs
+        runs = experiment_runs(client, "gone")
+        if sum(1 for r in runs if r.data.metrics.get("val_loss")) == 2:
+            break
+        time.sleep(0.5)
+    assert sweep.poll() is None, log.read_text()[-3000:]
+    team_server.stop()
+    stopped = time.monotonic()
+    code = sweep.wait(timeout=600)
+    took = time.monotonic() - stopped
+    output = log.read_text()
+    print(f"the sweep ended {took:.1f} s after its server stopped for good")
+
+    assert code == 1, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    line = output.strip().splitlines()[-1]  # after a line per failed job, the sweep's own
+    assert line.startswith("error: the sweep could not reach"), line
+    assert team_server.url in line and f"python -m pipeline.upload {sweep_dir}" in line, line
+    jobs = sorted(p.parent for p in sweep_dir.glob("*/job.json"))
+    assert len(jobs) == 2
+    for job in jobs:  # every finished job's outputs are on disk, its record with them
+        assert (job / "model" / "model.keras").is_file() and (job / "metrics.json").is_file()
+        assert len((job / "history.csv").read_text().splitlines()) == epochs + 1
+        assert (job / "unsent.jsonl").is_file()
+
+    team_server.start()
+    upload = subprocess.run(
+        [sys.executable, "-m", "pipeline.upload", str(sweep_dir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert upload.returncode == 0, upload.stderr[-3000:]
+    assert upload.stdout.count("sent ") == 2, upload.stdout
+    runs = experiment_runs(client, "gone")
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    record_runs(2, sum(1 for r in children if r.info.status == "FINISHED"))
+    assert len(children) == 2 and all(r.info.status == "FINISHED" for r in children), [
+        (r.info.run_name, r.info.status) for r in children
+    ]
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.info.status == "FAILED" and "ended without ending the run" in parent.data.tags["error"]
+    assert f"parent run {parent.info.run_id} marked FAILED" in upload.stdout  # none is left RUNNING
+    for run in children:  # every epoch once, the model stored by the server
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
+        assert sorted(steps) == list(range(1, epochs + 1)), (run.info.run_name, len(steps))
+        assert run.data.tags["model_uri"].startswith("models:/")
+        assert "test_rmse_original" in run.data.metrics
+    again = subprocess.run(
+        [sys.executable, "-m", "pipeline.upload", str(sweep_dir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0 and "nothing to send" in again.stdout, again.stdout + again.stderr
