@@ -1,5 +1,6 @@
 """A sweep on a Ray cluster of two nodes (a head and a worker, separate processes on
-127.0.0.1) recording to a real `mlflow server` that serves the artifacts.
+127.0.0.1) recording to a team's tracking server: `mlflow server --app-name basic-auth`
+on PostgreSQL, serving the artifacts, the jobs authenticated as a team member.
 
 The driver runs in a copy of the project; the Ray nodes run from another folder. Ray ships
 the project folder to its workers, and every run and model reaches the driver's side only
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from team_server import ADMIN
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY_START_TIMEOUT_S = 120
@@ -33,28 +35,34 @@ def ray_installed() -> None:
         pytest.skip("the Ray extra is not installed (make install-ray, or pip install -e .[ray])")
 
 
-def ray_env(cwd: Path) -> dict[str, str]:
-    """The environment of the Ray nodes and the driver: a HOME of their own, because Ray reads
-    ~/.ray/auth_token, which a user's earlier local Ray session may have left behind."""
+def ray_env(cwd: Path, credentials: dict[str, str]) -> dict[str, str]:
+    """The environment of the Ray nodes and the driver: a team member's `credentials` (a
+    node's workers inherit them, so no password travels in a job's config), and a HOME of
+    their own, because Ray reads ~/.ray/auth_token, which a user's earlier local Ray session
+    may have left behind."""
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS")}
     bin_dir = os.path.dirname(sys.executable)
     home = cwd / ".home"
     home.mkdir(exist_ok=True)
-    return env | {
-        "HOME": str(home),
-        "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PWD": str(cwd),
-    }
+    return (
+        env
+        | credentials
+        | {
+            "HOME": str(home),
+            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PWD": str(cwd),
+        }
+    )
 
 
-def ray_command(*args: str, cwd: Path) -> None:
+def ray_command(*args: str, cwd: Path, credentials: dict[str, str]) -> None:
     done = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "ray"), *args],
         cwd=cwd,
-        env=ray_env(cwd),
+        env=ray_env(cwd, credentials),
         capture_output=True,
         text=True,
         timeout=RAY_START_TIMEOUT_S,
@@ -63,9 +71,11 @@ def ray_command(*args: str, cwd: Path) -> None:
 
 
 @pytest.fixture
-def ray_cluster(free_port) -> Iterator[str]:
-    """A head node and a worker node, one CPU each, started with `ray start` on 127.0.0.1."""
+def ray_cluster(free_port, team_server) -> Iterator[str]:
+    """A head node and a worker node, one CPU each, started with `ray start` on 127.0.0.1,
+    with a team member's credentials for `team_server`."""
     ray_installed()
+    credentials = team_server.credentials()
     port = free_port()
     # Ray's socket paths must stay short: a temp dir directly under /tmp.
     nodes_dir = Path(tempfile.mkdtemp(prefix="ray-nodes-", dir="/tmp"))
@@ -74,14 +84,14 @@ def ray_cluster(free_port) -> Iterator[str]:
     try:
         ray_command(
             "start", "--head", f"--port={port}", "--include-dashboard=false",
-            f"--temp-dir={nodes_dir / 'tmp'}", *common, cwd=nodes_dir,
+            f"--temp-dir={nodes_dir / 'tmp'}", *common, cwd=nodes_dir, credentials=credentials,
         )  # fmt: skip
-        ray_command("start", f"--address={address}", *common, cwd=nodes_dir)
+        ray_command("start", f"--address={address}", *common, cwd=nodes_dir, credentials=credentials)
         yield address
     finally:
         subprocess.run(
             [os.path.join(os.path.dirname(sys.executable), "ray"), "stop", "--force"],
-            env=ray_env(nodes_dir),
+            env=ray_env(nodes_dir, credentials),
             capture_output=True,
             timeout=RAY_START_TIMEOUT_S,
         )
@@ -96,10 +106,10 @@ def driver_project(target: Path) -> Path:
 
 
 @pytest.mark.slow  # minutes of real processes: CI runs it (make test-slow)
-def test_a_sweep_runs_on_two_ray_nodes_and_records_runs_and_models_on_the_server(
-    ray_cluster, tracking_server, tmp_path
+def test_a_sweep_runs_on_two_ray_nodes_and_records_runs_and_models_on_the_team_server(
+    ray_cluster, team_server, tmp_path, monkeypatch
 ):
-    url, served_artifacts = tracking_server
+    url, served_artifacts = team_server.url, team_server.artifacts
     project = driver_project(tmp_path / "driver")
     command = [
         sys.executable,
@@ -116,17 +126,25 @@ def test_a_sweep_runs_on_two_ray_nodes_and_records_runs_and_models_on_the_server
     ]
     started = time.monotonic()
     done = subprocess.run(
-        command, cwd=project, env=ray_env(project), capture_output=True, text=True, timeout=600
+        command,
+        cwd=project,
+        env=ray_env(project, team_server.credentials()),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     seconds = time.monotonic() - started
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     print(f"4-job sweep on the 2-node Ray cluster: {seconds:.1f} s wall")
 
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)  # the test reads as the server's admin
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", team_server.admin_password)
     client = mlflow.MlflowClient(url)
     runs = client.search_runs([client.get_experiment_by_name("ray-sweep").experiment_id])
     jobs = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(runs) == 5 and len(jobs) == 4  # the parent and one child per job
     assert all(r.info.status == "FINISHED" for r in runs)
+    assert {r.info.user_id for r in runs} == {"alice"}  # the member's account, on every node
     assert sorted((r.data.params["optimizer.name"], r.data.params["model.initializer"]) for r in jobs) == [
         ("adam", "glorot_uniform"),
         ("adam", "he_normal"),
@@ -147,3 +165,7 @@ def test_a_sweep_runs_on_two_ray_nodes_and_records_runs_and_models_on_the_server
     # The comparison, made on the driver from the server's records, lists every job.
     parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
     assert parent.data.metrics["jobs"] == 4 and parent.data.metrics["jobs_failed"] == 0
+    secret = team_server.member_password
+    for path in [p for p in project.rglob("*") if p.is_file() and ".home" not in p.parts]:
+        assert secret.encode() not in path.read_bytes(), f"{path} holds the password"
+    assert secret not in done.stdout + done.stderr
