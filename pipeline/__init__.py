@@ -2,5 +2,6 @@
 
 Layers, each importing only those before it: core, data, model, tracking, reports, stages,
 experiments. `python -m pipeline.run`, `pipeline.compare` and `pipeline.compose` are the
-commands people type; each hands over to pipeline.experiments.
+commands people type, each handing over to pipeline.experiments; `pipeline.upload` sends
+the records kept while a tracking server was away (pipeline.tracking.upload).
 """

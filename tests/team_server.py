@@ -109,6 +109,7 @@ class TeamServer:
     port: int
     member_password: str = field(default_factory=lambda: f"pw-{secrets.token_hex(8)}")
     admin_password: str = field(default_factory=lambda: f"admin-{secrets.token_hex(8)}")
+    auth_cache_ttl_s: int = 60  # basic_auth.ini's auth_cache_ttl_seconds (README; MLflow's default: 0)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -146,6 +147,7 @@ class TeamServer:
         ini.write_text(
             "[mlflow]\ndefault_permission = READ\n"
             f"database_uri = {self.postgres.uri('mlflow_auth')}\nadmin_username = {ADMIN}\n"
+            f"auth_cache_ttl_seconds = {self.auth_cache_ttl_s}\n"
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
         bin_dir = os.path.dirname(sys.executable)
@@ -197,11 +199,11 @@ class TeamServer:
             pass
 
 
-def start_team_server(postgres: Postgres, folder: Path, port: int) -> TeamServer:
+def start_team_server(postgres: Postgres, folder: Path, port: int, auth_cache_ttl_s: int = 60) -> TeamServer:
     """Databases `mlflow` and `mlflow_auth` on the cluster, the server, the member's account."""
     postgres.create_database("mlflow")
     postgres.create_database("mlflow_auth")
-    server = TeamServer(postgres, folder, port)
+    server = TeamServer(postgres, folder, port, auth_cache_ttl_s=auth_cache_ttl_s)
     server.start()
     server.create_member()
     return server

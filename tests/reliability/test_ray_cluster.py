@@ -107,7 +107,7 @@ def driver_project(target: Path) -> Path:
 
 @pytest.mark.slow  # minutes of real processes: CI runs it (make test-slow)
 def test_a_sweep_runs_on_two_ray_nodes_and_records_runs_and_models_on_the_team_server(
-    ray_cluster, team_server, tmp_path, monkeypatch
+    ray_cluster, team_server, tmp_path, monkeypatch, record_runs
 ):
     url, served_artifacts = team_server.url, team_server.artifacts
     project = driver_project(tmp_path / "driver")
@@ -142,6 +142,7 @@ def test_a_sweep_runs_on_two_ray_nodes_and_records_runs_and_models_on_the_team_s
     client = mlflow.MlflowClient(url)
     runs = client.search_runs([client.get_experiment_by_name("ray-sweep").experiment_id])
     jobs = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    record_runs(5, sum(1 for r in runs if r.info.status == "FINISHED"))  # the parent, a child per job
     assert len(runs) == 5 and len(jobs) == 4  # the parent and one child per job
     assert all(r.info.status == "FINISHED" for r in runs)
     assert {r.info.user_id for r in runs} == {"alice"}  # the member's account, on every node
