@@ -20,7 +20,13 @@ from pipeline.model.training import TrainResult, describe, fit, history_frame, s
 from pipeline.reports.figures import Drawer, training_figures
 from pipeline.reports.progress import epoch_progress
 from pipeline.tracking.recorder import RunRecorder, tracked_run
-from pipeline.tracking.records import log_model, log_training_data, recorded_params, run_tags
+from pipeline.tracking.records import (
+    log_model,
+    log_training_data,
+    number_metrics,
+    recorded_params,
+    run_tags,
+)
 
 
 def preprocessing_spec(prepared: Prepared, training: TrainingConfig) -> dict[str, Any]:
@@ -90,7 +96,7 @@ def train_and_record(
             prepared.schema["raw_dtypes"],
             prepared.classes,
         )
-    recorder.log_metrics(summary_metrics(result))
+    recorder.log_metrics(summary_metrics(result) | number_metrics(cfg, result.model.count_params()))
     recorder.set_tags(run_tags(cfg.dataset.name, prepared.manifest["md5"]["train"], result))
     recorder.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config.yaml")
     recorder.log_artifact(history_file, "reports")

@@ -46,6 +46,32 @@ def recorded_params(cfg: Config) -> dict[str, Any]:
     return params
 
 
+NUMBER_GROUPS = ("model.", "optimizer.", "training.")  # the config a sweep varies numerically
+# how a run trains, not what: no metric of its own
+NOT_SETTINGS = {"training.threads", "training.diagnostics_rows", "training.progress_interval_s"}
+
+
+def number_metrics(cfg: Config, param_count: int) -> dict[str, float]:
+    """The run's numeric settings as metrics, which MLflow's UI sorts, filters and charts as
+    numbers (its params are strings): every int or float of the model, optimizer and training
+    config (learning rate, momentum, penalties, batch size, ...), the network's depth (hidden
+    layers), width (its widest hidden layer), largest L1 and L2 penalty, and `param_count`."""
+    flat = recorded_params(cfg)
+    numbers = {
+        key: float(value)
+        for key, value in flat.items()
+        if key.startswith(NUMBER_GROUPS) and key not in NOT_SETTINGS
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    units = cfg.model.hidden_units
+    layers = len(units) + 1
+    numbers["model.depth"] = float(len(units))
+    numbers["model.width"] = float(max(units, default=0))
+    for key in ("l1", "l2"):
+        numbers[f"model.{key}"] = max(cfg.model.penalty(key, layer) for layer in range(layers))
+    return numbers | {"param_count": float(param_count)}
+
+
 def run_tags(dataset: str, train_md5: str, result: TrainResult) -> dict[str, Any]:
     """Status, provenance, and where training stopped or diverged."""
     tags: dict[str, Any] = {

@@ -14,7 +14,7 @@ from mlflow.exceptions import MlflowException
 
 from pipeline.core.config import Config
 from pipeline.tracking.recorder import tracked_run
-from pipeline.tracking.records import log_training_data, recorded_params
+from pipeline.tracking.records import log_training_data, number_metrics, recorded_params
 
 MakeConfig = Callable[..., Config]
 
@@ -105,3 +105,16 @@ def test_other_dataset_errors_are_not_retried(make_config, tmp_path, store) -> N
     with pytest.raises(MlflowException, match="disk I/O error"):
         log_train_part(make_config(), tmp_path, racing)
     assert racing.calls == 1
+
+
+def test_numeric_settings_are_metrics_the_ui_can_sort(make_config: MakeConfig) -> None:
+    overrides = ["model.hidden_units=[32,8]", "model.l2=[0.0,0.01,0.001]", "optimizer.learning_rate=0.003"]
+    cfg = make_config(*overrides)
+    numbers = number_metrics(cfg, param_count=425)
+    assert numbers["optimizer.learning_rate"] == 0.003 and numbers["training.batch_size"] == 32
+    assert (numbers["model.depth"], numbers["model.width"]) == (2.0, 32.0)
+    assert (numbers["model.l1"], numbers["model.l2"]) == (0.0, 0.01)  # the largest of a per-layer list
+    assert numbers["param_count"] == 425
+    assert all(isinstance(v, float) for v in numbers.values())
+    assert not any(k.startswith(("tracking.", "dataset.", "paths.")) for k in numbers)  # settings only
+    assert "training.threads" not in numbers and "training.scale_target" not in numbers  # no how, no flags
