@@ -120,6 +120,23 @@ class EarlyStoppingConfig(Strict):
     restore_best_weights: bool = True
 
 
+class LrRangeConfig(Strict):
+    """The learning-rate range test (pipeline.model.lr_range): a run that does only this."""
+
+    enabled: bool = False
+    min_lr: float = Field(default=1e-6, gt=0)
+    max_lr: float = Field(default=10.0, gt=0)
+    steps: int = Field(default=200, ge=10)  # batches, the rate raised by a constant factor each
+    smoothing: float = Field(default=0.9, ge=0, lt=1)  # of the loss, exponential moving average
+    explode: float = Field(default=4.0, gt=1)  # stop when the smoothed loss is this times its lowest
+
+    @model_validator(mode="after")
+    def _range(self) -> LrRangeConfig:
+        if self.max_lr <= self.min_lr:
+            raise ValueError(f"training.lr_range.max_lr ({self.max_lr}) must exceed min_lr ({self.min_lr})")
+        return self
+
+
 class TrainingConfig(Strict):
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
@@ -134,6 +151,7 @@ class TrainingConfig(Strict):
     progress: bool = True  # epoch n of N with the latest losses while training (pipeline.reports.progress)
     progress_interval_s: float = Field(default=10.0, ge=0)  # between plain lines, when not on a terminal
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+    lr_range: LrRangeConfig = LrRangeConfig()
 
     @field_validator("cv_folds")
     @classmethod

@@ -23,6 +23,8 @@ METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.csv"
 FIGURES_DIR = "figures"
 MODEL_DIR = "model"
+LR_RANGE_FILE = "lr_range.csv"  # a learning-rate range test's rate, loss and smoothed loss per batch
+LR_RANGE_FIGURE = "lr_range.png"
 UNSENT_FILE = "unsent.jsonl"  # a run's record kept while its tracking server was away
 SENT_FILE = "sent.jsonl"  # ... renamed once `python -m pipeline.upload` has sent it
 # a sweep's output folder

@@ -21,6 +21,7 @@ from pipeline.core.files import (
 from pipeline.data.cache import ensure_prepared
 from pipeline.data.prepared import load_prepared
 from pipeline.experiments.crossval import cross_validate
+from pipeline.experiments.range_test import run_range_job
 from pipeline.model.training import describe
 from pipeline.reports.figures import Drawer
 from pipeline.stages.evaluate import evaluate_and_record
@@ -45,7 +46,10 @@ def run_job(
     record is complete when this returns, in the store or, if the tracking server stopped
     answering, in `out_dir`'s unsent record (pipeline.tracking.spool). Writes the model,
     history, metrics, predictions and pictures (drawn in `pool` when given) under `out_dir`;
-    returns the metrics report with the run's id."""
+    returns the metrics report with the run's id. With `training.lr_range.enabled`, the run
+    is a learning-rate range test instead (pipeline.experiments.range_test)."""
+    if cfg.training.lr_range.enabled:
+        return run_range_job(cfg, out_dir, parent_run_id)
     drawer = Drawer(pool)
     with tracked_run(
         cfg.tracking,
@@ -96,6 +100,8 @@ def objective(report: dict[str, Any]) -> float:
     for a classifier the cross-validated or validation log loss."""
     if report.get("status") == "diverged":
         return math.inf
+    if "lr_range" in report:  # a range test: its lowest smoothed training loss
+        return float(report["lr_range"].get("lr_range_best_loss", math.inf))
     classifier = report.get("task", "regression") != "regression"
     if report.get("cv"):
         return float(report["cv"]["cv_val_log_loss_mean" if classifier else "cv_val_mse_mean"])

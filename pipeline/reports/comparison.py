@@ -38,7 +38,10 @@ METRIC_COLUMNS = (
     "max_grad_norm",
     "dead_fraction_end",
     "saturated_fraction_end",
+    "lr_suggested",  # a learning-rate range test's (pipeline.experiments.range_test)
+    "lr_exploded_at",
 )
+RANGE_TEST_METRIC = "lr_suggested"  # what a sweep of range tests shows, having no validation
 FIRST_LAYER_GRAD = ("diag/hidden_1/grad_norm", "diag/output/grad_norm")  # a linear net has only `output`
 IGNORED_PARAMS = ("tracking.", "paths.")
 SEED_PARAM = "training.seed"
@@ -51,11 +54,13 @@ CLASSIFIER_METRIC = {
 
 def ranking_metric(runs: Sequence[RunSummary], metric: str) -> str:
     """`metric`, or its classifier counterpart when the runs are classifiers' (they have it
-    and not `metric`)."""
-    counterpart = CLASSIFIER_METRIC.get(metric)
-    if counterpart is None or any(metric in r.metrics for r in runs):
+    and not `metric`), or the suggested rate when they are range tests with neither."""
+    if any(metric in r.metrics for r in runs):
         return metric
-    return counterpart if any(counterpart in r.metrics for r in runs) else metric
+    counterpart = CLASSIFIER_METRIC.get(metric)
+    if counterpart is not None and any(counterpart in r.metrics for r in runs):
+        return counterpart
+    return RANGE_TEST_METRIC if any(RANGE_TEST_METRIC in r.metrics for r in runs) else metric
 
 
 def run_status(run: RunSummary) -> str:

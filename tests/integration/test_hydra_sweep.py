@@ -39,6 +39,10 @@ def test_multirun_sweep_records_one_finished_run_per_job(project: Any) -> None:
         val_loss = client.get_metric_history(run.info.run_id, "val_loss")
         assert sorted(m.step for m in val_loss) == [1, 2]
         assert math.isfinite(run.data.metrics["validation_mse_scaled"])
+        # numbers the UI sorts: the learning rate as the param says, the network's size
+        lr = float(run.data.params["optimizer.learning_rate"])
+        assert run.data.metrics["optimizer.learning_rate"] == lr
+        assert run.data.metrics["param_count"] == 10 * 8 + 8 + 8 + 1  # 10 inputs, Dense(8), Dense(1)
         # each job's pictures are logged on its run
         logged = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
         assert logged >= {f"figures/{name}" for name in FIGURES}, logged
@@ -60,3 +64,27 @@ def test_invalid_config_is_one_error_line_and_no_run(project: Any) -> None:
     assert len(naming) == 1, result.stderr[-4000:]
     assert naming[0].startswith("error:"), naming[0]
     assert project.runs() == []
+
+
+def test_a_range_test_sweep_records_the_loss_against_the_rate_and_a_suggestion(project: Any) -> None:
+    result = project.run(
+        "python", "-m", "pipeline.run", "-m", "optimizer=sgd,adam",
+        "training.lr_range.enabled=true", "training.lr_range.steps=60", "training.lr_range.max_lr=1000",
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr, result.stderr[-4000:]
+    assert result.stdout.count("the loss fell fastest at") == 2, result.stdout
+    jobs, parents = job_and_parent_runs(project.runs())
+    assert len(jobs) == 2 and all(r.info.status == "FINISHED" for r in jobs + parents)
+    client = project.client()
+    for run in jobs:
+        assert run.data.tags["mode"] == "lr_range" and run.info.run_name.startswith("lr_range-")
+        metrics = run.data.metrics
+        assert 0 < metrics["lr_suggested"] < metrics["lr_exploded_at"] <= 1000  # it exploded before the end
+        losses = client.get_metric_history(run.info.run_id, "lr_range/loss")
+        assert len(losses) == metrics["lr_range_batches"] < 60
+        rates = client.get_metric_history(run.info.run_id, "lr_range/learning_rate")
+        values = [m.value for m in sorted(rates, key=lambda m: m.step)]
+        assert values == sorted(set(values))  # raised batch by batch
+        logged = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+        assert "figures/lr_range.png" in logged, logged
+        assert "model_uri" not in run.data.tags  # nothing was trained to keep

@@ -57,3 +57,14 @@ def test_seed_summary_gives_accuracy_spread_per_configuration() -> None:
     assert best["validation_accuracy_std"] == pytest.approx(0.0141421, rel=1e-4)  # sample std of 0.95, 0.97
     assert best["validation_log_loss_mean"] == pytest.approx(0.11)
     assert summary.columns[-1] == "count" and best["count"] == 2
+
+
+def test_range_tests_are_shown_by_their_suggested_rate() -> None:
+    tests = [
+        RunSummary(name, name, "FINISHED", {"optimizer.name": name}, {"lr_suggested": rate}, {}, 0)
+        for name, rate in (("sgd", 0.04), ("adam", 0.003))
+    ]
+    metric = ranking_metric(tests, DEFAULT_METRIC)
+    assert metric == "lr_suggested"
+    frame = comparison_frame(tests, metric)
+    assert list(frame["lr_suggested"]) == [0.003, 0.04]  # sorted by it
