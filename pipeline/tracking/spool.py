@@ -19,6 +19,15 @@ from pipeline.core.errors import PipelineError
 UPLOAD_COMMAND = "python -m pipeline.upload"
 
 
+def without_credentials(uri: str) -> str:
+    """`uri` without a `user:password@` part."""
+    scheme, separator, rest = uri.partition("://")
+    netloc, slash, path = rest.partition("/")
+    if not separator or "@" not in netloc:
+        return uri
+    return f"{scheme}://{netloc.rsplit('@', 1)[1]}{slash}{path}"
+
+
 def unanswered(err: BaseException) -> bool:
     """Whether `err` is a request that got no answer (refused, timed out, reset, or only
     5xx replies through every retry), not a reply saying no: MLflow wraps the `requests`
@@ -41,7 +50,8 @@ class Spool:
     server did not answer. Its first line names the server and the run."""
 
     def __init__(self, path: Path, uri: str, run_id: str, grace_s: float) -> None:
-        self.path, self.uri, self.run_id, self.grace_s = path, uri, run_id, grace_s
+        # no password on disk: the upload takes credentials from the environment, as runs do
+        self.path, self.uri, self.run_id, self.grace_s = path, without_credentials(uri), run_id, grace_s
         self.active = False
 
     def start(self, err: BaseException) -> None:

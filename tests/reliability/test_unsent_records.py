@@ -21,7 +21,7 @@ from reliability_helpers import ROOT, error_line, subprocess_env
 from pipeline.core.config import TrackingConfig
 from pipeline.core.files import SENT_FILE, UNSENT_FILE
 from pipeline.tracking.recorder import RunRecorder
-from pipeline.tracking.spool import Spool, read_spool, unanswered
+from pipeline.tracking.spool import Spool, read_spool, unanswered, without_credentials
 from pipeline.tracking.upload import unsent_files, upload
 
 TRACKING = TrackingConfig(experiment="unsent", run_name="run", http_retries=0, outage_grace_s=0)
@@ -83,8 +83,7 @@ def test_writes_to_a_server_gone_are_kept_and_an_upload_completes_the_run(gone, 
     kept = store.get_run(run_id)
     assert kept.info.status == "RUNNING" and "run_status" not in kept.data.tags  # nothing sent
 
-    uri, sent_to, count = upload(spool_file, TRACKING)
-    assert (uri, sent_to, count) == (isolated_tracking, run_id, 6)
+    assert upload(spool_file, TRACKING) == (isolated_tracking, run_id, 6, None)  # server, run, writes, parent
     done = store.get_run(run_id)
     assert done.info.status == "FINISHED" and done.data.tags["run_status"] == "finished"
     assert done.data.params == {"optimizer": "adam", "lr": "0.01"}
@@ -121,3 +120,14 @@ def test_the_upload_of_a_folder_that_does_not_exist_is_one_line(tmp_path):
     assert done.returncode == 2
     line = error_line(done.stderr)
     assert str(missing) in line and UNSENT_FILE in line
+
+
+def test_a_kept_record_holds_no_password_from_the_tracking_uri(tmp_path):
+    uri = "http://alice:p@ss-secret@127.0.0.1:5000/mlflow"
+    assert without_credentials(uri) == "http://127.0.0.1:5000/mlflow"
+    assert without_credentials("sqlite:////tmp/a@b/mlflow.db") == "sqlite:////tmp/a@b/mlflow.db"
+    spool = Spool(tmp_path / UNSENT_FILE, uri, "r", grace_s=1)
+    spool.start(RuntimeError("no answer"))
+    spool.add("tags", {"a": "b"})
+    assert "secret" not in (tmp_path / UNSENT_FILE).read_text() and "secret" not in spool.message()
+    assert read_spool(tmp_path / UNSENT_FILE)[0]["uri"] == "http://127.0.0.1:5000/mlflow"
