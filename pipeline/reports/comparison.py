@@ -12,6 +12,13 @@ import pandas as pd
 from pipeline.core.config import PathsConfig, TrackingConfig
 from pipeline.core.errors import PipelineError
 from pipeline.reports.comparison_plots import plot_learning_curves, plot_metric_vs_param
+from pipeline.reports.sweep_analysis import (
+    analysis_text,
+    paired_verdict,
+    plot_parallel_coordinates,
+    plot_seed_bands,
+    seed_bands,
+)
 from pipeline.reports.terminal_table import fit_to_width, headline_columns, terminal_width
 from pipeline.tracking.queries import RunSummary, metric_history
 from pipeline.tracking.recorder import RUN_STATUS_TAG
@@ -154,14 +161,16 @@ def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
 
 def write_report(
     frame: pd.DataFrame,
-    curves: dict[str, list[tuple[int, float]]],
+    curves: dict[str, list[tuple[int, float]]],  # by run id
     out_dir: Path,
     metric: str = DEFAULT_METRIC,
     title: str = "Comparison",
     gradients: dict[str, list[tuple[int, float]]] | None = None,
 ) -> list[Path]:
-    """comparison.md, comparison.csv, learning_curves.png, metric_vs_param.png and, with
-    diagnostics, first_layer_gradients.png in `out_dir`."""
+    """comparison.md (with the sweep's analysis, pipeline.reports.sweep_analysis),
+    comparison.csv, learning_curves.png, metric_vs_param.png, parallel_coordinates.png and,
+    with seeds, learning_curves_over_seeds.png, with diagnostics, first_layer_gradients.png
+    in `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "comparison.csv", out_dir / "comparison.md"]
     frame.to_csv(written[0], index=False)
@@ -169,12 +178,24 @@ def write_report(
     seeds = seed_summary(frame, metric)
     if not seeds.empty:
         text += f"\n## Mean and spread over seeds\n\n{markdown(seeds)}"
+    analysis = analysis_text(frame, metric)
+    if analysis:
+        text += f"\n{analysis}"
     written[1].write_text(text, encoding="utf-8")
-    plot_learning_curves(curves, out_dir / "learning_curves.png", "val_loss")
+    bands = seed_bands(frame, curves)
+    if bands:
+        written.append(plot_seed_bands(bands, out_dir / "learning_curves_over_seeds.png"))
+    parallel = plot_parallel_coordinates(frame, metric, out_dir / "parallel_coordinates.png")
+    if parallel is not None:
+        written.append(parallel)
+    names = display_names(frame)
+    plot_learning_curves(
+        {names.get(k, k): v for k, v in curves.items()}, out_dir / "learning_curves.png", "val_loss"
+    )
     written.append(out_dir / "learning_curves.png")
     if gradients and any(gradients.values()):
         plot_learning_curves(
-            gradients,
+            {names.get(k, k): v for k, v in gradients.items()},
             out_dir / "first_layer_gradients.png",
             "first layer's kernel gradient norm",
             ylabel="gradient norm (RMS over the epoch's steps)",
@@ -194,15 +215,30 @@ Curves = dict[str, list[tuple[int, float]]]
 def collect(
     runs: Sequence[RunSummary], history: Callable[[str, str], list[tuple[int, float]]], metric: str
 ) -> tuple[pd.DataFrame, Curves, Curves]:
-    """The table, each run's validation loss per epoch and its first layer's gradient norm."""
+    """The table, each run's validation loss per epoch and its first layer's gradient norm,
+    by run id."""
     frame = comparison_frame(runs, metric)
-    curves = {run.name: history(run.run_id, "val_loss") for run in runs}
+    curves = {run.run_id: history(run.run_id, "val_loss") for run in runs}
     gradients: Curves = {}
     for run in runs:
         key = next((k for k in FIRST_LAYER_GRAD if k in run.metrics), None)
         if key is not None:
-            gradients[run.name] = history(run.run_id, key)
+            gradients[run.run_id] = history(run.run_id, key)
     return frame, curves, gradients
+
+
+def display_names(frame: pd.DataFrame) -> dict[str, str]:
+    """run id -> the run's name for a legend; where names repeat (a preset's seeds share
+    one), with the seed, else the id's start."""
+    if frame.empty:
+        return {}
+    repeated = frame["run"].duplicated(keep=False)
+    names = {}
+    for (_, row), again in zip(frame.iterrows(), repeated, strict=True):
+        seed = row.get(SEED_PARAM) if SEED_PARAM in frame.columns else None
+        suffix = f" seed {seed}" if seed is not None else f" {str(row['run_id'])[:6]}"
+        names[str(row["run_id"])] = f"{row['run']}{suffix}" if again else str(row["run"])
+    return names
 
 
 def compare_runs(
@@ -245,5 +281,8 @@ def compare_runs(
         print(
             f"\nmean and spread over seeds:\n{fit_to_width(seeds, list(seeds.columns), width, stats)}", end=""
         )
+    verdict = paired_verdict(frame, metric)
+    if verdict:
+        print(f"seed by seed: {verdict}")
     print(f"written to {out_dir}/ (every column in comparison.md and comparison.csv)")
     return frame

@@ -1,0 +1,180 @@
+"""What a sweep says beyond its table: whether the best variant's lead over the second is
+larger than the spread over seeds, which parameter mattered in a search, learning curves
+averaged over seeds, and the swept parameters against the objective in one picture.
+
+Every function takes the comparison's table (pipeline.reports.comparison): one row per run,
+the varying params as columns (strings, as MLflow keeps them), the metric, `run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.reports.canvas import TITLE_Y, figure, save
+
+SEED = "training.seed"
+LOG_SCALE_PARAMS = ("learning_rate", "l1", "l2", "decay_rate", "min_delta")  # spans decades
+IMPORTANCE_MIN_RUNS = 8  # a search this small says nothing about importance
+IMPORTANCE_METHOD = (
+    "random-forest impurity importance (scikit-learn, 300 trees, log10 of rates and penalties)"
+)
+
+
+def swept(frame: pd.DataFrame) -> list[str]:
+    """The varying params of the table, the seed left out."""
+    return [c for c in frame.columns if "." in c and c != SEED]
+
+
+def numeric(frame: pd.DataFrame, column: str) -> pd.Series | None:
+    """The column as numbers (log10 for rates and penalties that are all positive), or None
+    when it is not numeric."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    if values.isna().any():
+        return None
+    if column.rsplit(".", 1)[-1] in LOG_SCALE_PARAMS and (values > 0).all():
+        return np.log10(values)
+    return values
+
+
+def variant_name(row: pd.Series, keys: list[str]) -> str:
+    """`adam` when one parameter is swept; `name=adam initializer=he_normal` for several."""
+    if len(keys) == 1:
+        return str(row[keys[0]])
+    return " ".join(f"{k.rsplit('.', 1)[-1]}={row[k]}" for k in keys) or "all"
+
+
+def paired_verdict(frame: pd.DataFrame, metric: str) -> str | None:
+    """For runs repeated over seeds: the best variant (lowest mean `metric`) against the
+    second, seed by seed, in one sentence: on how many shared seeds it is better, by how much
+    (mean +/- standard deviation of the paired differences), and whether that lead is larger
+    than its spread over seeds (mean difference above one standard deviation). None without
+    two variants sharing two seeds."""
+    keys = swept(frame)
+    if SEED not in frame.columns or metric not in frame.columns or not keys:
+        return None
+    data = frame[np.isfinite(pd.to_numeric(frame[metric], errors="coerce"))]
+    names = data.apply(lambda row: variant_name(row, keys), axis=1)
+    table = data.assign(variant=names).pivot_table(
+        index="variant", columns=SEED, values=metric, aggfunc="mean"
+    )
+    if len(table) < 2:
+        return None
+    order = table.mean(axis=1).sort_values().index
+    best, second = table.loc[order[0]], table.loc[order[1]]
+    shared = best.notna() & second.notna()
+    if shared.sum() < 2:
+        return None
+    differences = (second - best)[shared]
+    wins, count = int((differences > 0).sum()), int(shared.sum())
+    lead, spread = float(differences.mean()), float(differences.std(ddof=1))
+    clear = "larger than" if lead > spread else "within"
+    return (
+        f"{order[0]} beats {order[1]} on {wins} of {count} seeds by {lead:.3g} +/- {spread:.3g} "
+        f"({metric}, lower is better): a lead {clear} its spread over seeds"
+    )
+
+
+def parameter_importance(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """For a search (IMPORTANCE_MIN_RUNS runs or more with a finite `metric`): each numeric
+    swept parameter's share of a random forest's impurity importance in predicting the
+    metric from the parameters, largest first (IMPORTANCE_METHOD). Empty otherwise."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    data = frame[np.isfinite(pd.to_numeric(frame.get(metric), errors="coerce"))] if metric in frame else frame
+    columns = {c: numeric(data, c) for c in swept(data)}
+    columns = {c: v for c, v in columns.items() if v is not None and v.nunique() > 1}
+    if len(data) < IMPORTANCE_MIN_RUNS or not columns:
+        return pd.DataFrame(columns=["parameter", "importance"])
+    x = pd.DataFrame(columns).to_numpy()
+    forest = RandomForestRegressor(n_estimators=300, random_state=0, min_samples_leaf=2)
+    forest.fit(x, pd.to_numeric(data[metric]).to_numpy())
+    found = pd.DataFrame({"parameter": list(columns), "importance": forest.feature_importances_})
+    return found.sort_values("importance", ascending=False).reset_index(drop=True)
+
+
+def seed_bands(
+    frame: pd.DataFrame, curves: dict[str, list[tuple[int, float]]]
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per variant repeated over seeds: the epochs its runs share, and the mean and standard
+    deviation of their curves (`curves` by run id) there."""
+    keys = swept(frame)
+    if SEED not in frame.columns:
+        return {}
+    bands = {}
+    for name, group in frame.groupby(frame.apply(lambda row: variant_name(row, keys), axis=1), sort=False):
+        series = [dict(curves.get(run, [])) for run in group["run_id"]]
+        epochs = sorted(set.intersection(*(set(s) for s in series))) if series else []
+        if len(series) < 2 or not epochs:
+            continue
+        values = np.array([[s[e] for e in epochs] for s in series])
+        bands[str(name)] = (np.array(epochs), values.mean(axis=0), values.std(axis=0, ddof=1))
+    return bands
+
+
+def plot_seed_bands(bands: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path) -> Path:
+    """One line per variant, the mean over seeds, in a band of +/- one standard deviation."""
+    fig, axes = figure(1, 1, (9, 5.5))
+    ax = axes[0, 0]
+    for name, (epochs, mean, std) in bands.items():
+        (line,) = ax.plot(epochs, mean, label=name, linewidth=1.6)
+        ax.fill_between(epochs, np.maximum(mean - std, 1e-12), mean + std, color=line.get_color(), alpha=0.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("val_loss: mean over seeds, +/- one standard deviation")
+    ax.set_title("Learning curves over seeds, one band per variant", y=TITLE_Y)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def plot_parallel_coordinates(frame: pd.DataFrame, metric: str, path: Path) -> Path | None:
+    """The numeric swept parameters and the metric as parallel axes (rates and penalties in
+    log10), each scaled to its range, one line per run coloured by the metric; None with
+    fewer than one numeric parameter."""
+    data = frame[np.isfinite(pd.to_numeric(frame.get(metric), errors="coerce"))] if metric in frame else frame
+    columns = {c: numeric(data, c) for c in swept(data)}
+    axes_values = {
+        (f"log10 {c}" if c.rsplit(".", 1)[-1] in LOG_SCALE_PARAMS else c): v
+        for c, v in columns.items()
+        if v is not None
+    }
+    if not axes_values or data.empty:
+        return None
+    axes_values[metric] = pd.to_numeric(data[metric])
+    table = pd.DataFrame(axes_values)
+    low, high = table.min(), table.max()
+    scaled = (table - low) / (high - low).replace(0, 1)
+    fig, axes = figure(1, 1, (max(8, 2.2 * len(table.columns)), 5))
+    ax = axes[0, 0]
+    from matplotlib import colormaps
+
+    colours = colormaps["viridis_r"]
+    objective = scaled[metric].to_numpy()
+    for row, value in zip(scaled.to_numpy(), objective, strict=True):
+        ax.plot(range(len(table.columns)), row, color=colours(value), alpha=0.8, linewidth=1.2)
+    labels = [c.replace("optimizer.", "").replace("model.", "") for c in table]
+    ax.set_xticks(range(len(table.columns)), labels)
+    for index, column in enumerate(table.columns):
+        ax.text(index, -0.06, f"{low[column]:.3g}", ha="center", va="top", fontsize=7)
+        ax.text(index, 1.04, f"{high[column]:.3g}", ha="center", va="bottom", fontsize=7)
+    ax.set_yticks([])
+    ax.set_ylim(-0.12, 1.1)
+    ax.set_title("The swept parameters and the objective: a line per run, dark where it is low", y=TITLE_Y)
+    return save(fig, path)
+
+
+def analysis_text(frame: pd.DataFrame, metric: str) -> str:
+    """The Markdown section of the comparison: the paired verdict and the importances."""
+    lines = []
+    verdict = paired_verdict(frame, metric)
+    if verdict:
+        lines += ["## Best against second, seed by seed", "", verdict, ""]
+    importance = parameter_importance(frame, metric)
+    if not importance.empty:
+        lines += ["## Which parameter mattered", "", f"Method: {IMPORTANCE_METHOD}.", ""]
+        lines += [f"- `{r.parameter}`: {r.importance:.2f}" for r in importance.itertuples()]
+        lines.append("")
+    return "\n".join(lines)

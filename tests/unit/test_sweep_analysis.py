@@ -1,0 +1,99 @@
+"""The sweep's analysis (pipeline.reports.sweep_analysis) on made-up sweeps whose answer is
+known: a lead that holds on every seed and one that is noise, a search where only the
+learning rate matters, curves whose mean and spread over seeds are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.reports.comparison import write_report
+from pipeline.reports.sweep_analysis import (
+    paired_verdict,
+    parameter_importance,
+    plot_parallel_coordinates,
+    seed_bands,
+)
+
+METRIC = "validation_mse_scaled"
+
+
+def seeds_table(scores: dict[str, list[float]]) -> pd.DataFrame:
+    rows = [
+        {
+            "run": name,
+            "run_id": f"{name}-{seed}",
+            "optimizer.name": name,
+            "training.seed": str(seed),
+            METRIC: value,
+        }
+        for name, values in scores.items()
+        for seed, value in enumerate(values, 1)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_a_lead_on_every_seed_is_larger_than_its_spread() -> None:
+    frame = seeds_table({"sgd": [0.50, 0.52, 0.49], "adam": [0.45, 0.46, 0.45]})
+    verdict = paired_verdict(frame, METRIC)
+    assert verdict is not None
+    assert verdict.startswith("adam beats sgd on 3 of 3 seeds by 0.05 +/- 0.01")
+    assert verdict.endswith("a lead larger than its spread over seeds")
+
+
+def test_a_lead_that_flips_between_seeds_is_within_the_spread() -> None:
+    frame = seeds_table({"sgd": [0.50, 0.40, 0.55], "adam": [0.45, 0.47, 0.46]})
+    verdict = paired_verdict(frame, METRIC)
+    assert verdict is not None and "on 2 of 3 seeds" in verdict
+    assert verdict.endswith("a lead within its spread over seeds")
+    assert paired_verdict(frame[frame["training.seed"] == "1"], METRIC) is None  # one seed: no verdict
+
+
+def test_a_search_where_only_the_learning_rate_matters_says_so() -> None:
+    rng = np.random.default_rng(0)
+    rates = 10 ** rng.uniform(-4, 0, 40)
+    widths = rng.integers(1, 100, 40)
+    score = (np.log10(rates) + 2) ** 2 + rng.normal(0, 0.01, 40)  # best at 0.01, width is noise
+    frame = pd.DataFrame(
+        {
+            "run": [f"t{i}" for i in range(40)],
+            "optimizer.learning_rate": [str(r) for r in rates],
+            "model.width": [str(w) for w in widths],
+            METRIC: score,
+        }
+    )
+    importance = parameter_importance(frame, METRIC)
+    assert list(importance["parameter"]) == ["optimizer.learning_rate", "model.width"]
+    assert importance["importance"].iloc[0] > 0.8
+    assert parameter_importance(frame.head(5), METRIC).empty  # too few trials to say
+
+
+def test_curves_over_seeds_are_averaged_per_variant_with_their_spread(tmp_path) -> None:
+    frame = seeds_table({"sgd": [0.5, 0.5], "adam": [0.4, 0.4]})
+    curves = {  # by run id: the runs of a variant share its name
+        "sgd-1": [(1, 1.0), (2, 0.5), (3, 0.4)],
+        "sgd-2": [(1, 3.0), (2, 1.5)],  # stopped early: the shared epochs only
+        "adam-1": [(1, 2.0), (2, 1.0)],
+        "adam-2": [(1, 2.0), (2, 1.0)],
+    }
+    bands = seed_bands(frame, curves)
+    epochs, mean, std = bands["sgd"]
+    assert list(epochs) == [1, 2] and list(mean) == [2.0, 1.0]
+    assert std == pytest.approx([np.sqrt(2), np.sqrt(0.5)])
+    assert list(bands["adam"][2]) == [0.0, 0.0]
+
+    written = write_report(frame, curves, tmp_path, METRIC)
+    names = {p.name for p in written}
+    assert {"learning_curves_over_seeds.png", "comparison.md"} <= names
+    assert "adam beats sgd on 2 of 2 seeds" in (tmp_path / "comparison.md").read_text()
+
+
+def test_the_parallel_coordinates_need_a_numeric_parameter(tmp_path) -> None:
+    frame = pd.DataFrame(
+        {"run": ["a", "b", "c"], "optimizer.learning_rate": ["0.1", "0.01", "0.001"], METRIC: [0.3, 0.2, 0.5]}
+    )
+    assert plot_parallel_coordinates(frame, METRIC, tmp_path / "p.png") == tmp_path / "p.png"
+    assert (tmp_path / "p.png").stat().st_size > 0
+    names_only = pd.DataFrame({"run": ["a", "b"], "optimizer.name": ["sgd", "adam"], METRIC: [0.3, 0.2]})
+    assert plot_parallel_coordinates(names_only, METRIC, tmp_path / "q.png") is None
