@@ -89,7 +89,7 @@ def cross_validate(
     for fold, held_out in enumerate(fold_indices(len(rows), training.cv_folds, seed), start=1):
         result, scaler = fit_fold(network, optimizer, training, prepared, rows, held_out, fold)
         best = result.best_epoch or result.epochs_run
-        val = result.history[best - 1]["val_mse"] if result.divergence is None else np.inf
+        val = result.at_epoch(best)["val_mse"] if result.divergence is None else np.inf
         scores.append(float(val))
         target_std = scaler["target"]["std"] if training.scale_target else 1.0
         rmse_original.append(float(np.sqrt(val)) * target_std)
@@ -123,7 +123,7 @@ def cross_validate_classifier(
     epochs: list[int] = []
     for fold, held_out in enumerate(folds, start=1):
         result, _ = fit_fold(network, optimizer, training, prepared, rows, held_out, fold)
-        best = result.history[(result.best_epoch or result.epochs_run) - 1]
+        best = result.at_epoch(result.best_epoch or result.epochs_run)
         diverged = result.divergence is not None
         losses.append(np.inf if diverged else float(best["val_crossentropy"]))
         accuracies.append(0.0 if diverged else float(best["val_accuracy"]))

@@ -125,7 +125,9 @@ def train(
     task: str = "regression",
 ) -> Outcome:
     """Train for up to `epochs`; stop at the first non-finite batch loss or by early stopping.
-    History rows hold `train_loss`, `val_loss` and the task's `metric_names` (pipeline.model.losses).
+    History rows hold `train_loss`, `val_loss` and the task's `metric_names` (pipeline.model.losses),
+    from epoch 0, the network as initialized (measured before any update: the training loss
+    over all training rows, the gradient norms on the probe rows), to the last epoch run.
 
     With `diagnostics`, each history row also has `diag/<layer>/...` values: the kernel's
     gradient norm over the epoch's optimizer steps, as a root mean square (`grad_norm`) and
@@ -135,11 +137,11 @@ def train(
     """
     tf.get_logger().setLevel("ERROR")  # a new network per fit retraces by design; no warning
     optimizer.build(model.trainable_variables)
-    with compiled(model, optimizer, batch_size, diagnostics, task) as (net, opt, run_epoch):
+    with compiled(model, optimizer, batch_size, diagnostics, task) as (net, opt, run_epoch, at_start):
         outcome = _train(
             net,
             opt,
-            run_epoch,
+            (run_epoch, at_start),
             (train_data, validation_data),
             (epochs, seed, diagnostics, probe_rows, metric_names(task)),
             early_stopping,
@@ -153,7 +155,7 @@ def train(
 def _train(
     model: keras.Model,
     optimizer: keras.optimizers.Optimizer,
-    run_epoch: Any,
+    functions: tuple[Any, Any],  # the compiled epoch and start measurement (pipeline.model.epoch)
     data: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
     settings: tuple[int, int, bool, int, tuple[str, ...]],  # epochs, seed, diagnostics, probe rows, metrics
     early_stopping: EarlyStopping | None,
@@ -165,12 +167,23 @@ def _train(
     names = [layer.name for layer in dense_layers(model)]
     x, y = (as_tensor(a) for a in train_data)
     xv, yv = (as_tensor(a) for a in validation_data)
-    sample = x[: min(probe_rows, int(x.shape[0]))]
+    sample, sample_y = x[: min(probe_rows, int(x.shape[0]))], y[: min(probe_rows, int(x.shape[0]))]
+    run_epoch, at_start = functions
     outcome = Outcome()
+    start = {k: v.numpy() for k, v in at_start(x, y, xv, yv, sample, sample_y).items()}
+    row: dict[str, float] = {"epoch": 0, **{k: float(start[k]) for k in all_keys}}
+    row["learning_rate"] = current_learning_rate(optimizer)
+    if diagnostics:  # at the start, one gradient (on the probe rows): its norm is also the largest
+        for name, norm in zip(names, start["grad_norm"], strict=True):
+            row[f"diag/{name}/grad_norm"] = row[f"diag/{name}/grad_norm_max"] = float(norm)
+        row |= {k: float(v) for k, v in start.items() if k.startswith("diag/")}
+    outcome.history.append(row)
+    if on_epoch is not None:
+        on_epoch(row)
     for epoch in range(1, epochs + 1):
         epoch_seed = tf.constant([seed, epoch], tf.int64)
         values = {k: v.numpy() for k, v in run_epoch(x, y, xv, yv, sample, epoch_seed).items()}
-        row: dict[str, float] = {"epoch": epoch}
+        row = {"epoch": epoch}
         keys = all_keys if values["steps_done"] else val_keys
         row |= {k: float(values[k]) for k in keys}
         row["learning_rate"] = current_learning_rate(optimizer)

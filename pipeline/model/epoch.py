@@ -112,8 +112,69 @@ def epoch_function(
     return run_epoch
 
 
+START_CHUNK = 65536  # rows per forward pass when the training loss is measured at the start
+
+
+def start_function(model: keras.Model, diagnostics: bool, task: str = "regression") -> Any:
+    """The compiled measurement of the network as initialized, before any update: the same
+    values as an epoch's (`train_loss` and `val_loss` with the penalties, `train_<m>`,
+    `val_<m>`, the diagnostics), the training loss over every training row, and as
+    `grad_norm` each kernel's gradient norm on the probe rows (`xs`, `ys`)."""
+    data_name = metric_names(task)[0]
+    classify = task != "regression"
+    variables = model.trainable_variables
+    kernel_ids = {id(layer.kernel) for layer in dense_layers(model)}
+    kernel_index = [i for i, v in enumerate(variables) if id(v) in kernel_ids]
+    measure = probe(model, task) if diagnostics else None
+
+    def penalty() -> tf.Tensor:
+        losses = model.losses
+        return tf.add_n(losses) if losses else tf.constant(0.0)
+
+    @tf.function(reduce_retracing=True)
+    def at_start(
+        x: tf.Tensor, y: tf.Tensor, xv: tf.Tensor, yv: tf.Tensor, xs: tf.Tensor, ys: tf.Tensor
+    ) -> Any:
+        n = tf.shape(x)[0]
+        loss_sum = tf.constant(0.0)
+        correct_sum = tf.constant(0.0)
+        for step in tf.range((n + START_CHUNK - 1) // START_CHUNK):
+            rows = tf.range(step * START_CHUNK, tf.minimum((step + 1) * START_CHUNK, n))
+            part, correct = batch_terms(task, model(tf.gather(x, rows), training=False), tf.gather(y, rows))
+            loss_sum += part * tf.cast(tf.shape(rows)[0], tf.float32)
+            correct_sum += correct
+        seen = tf.maximum(tf.cast(n, tf.float32), 1.0)
+        val_loss, val_correct = batch_terms(task, model(xv, training=False), yv)
+        with tf.GradientTape() as tape:
+            sample_loss, _ = batch_terms(task, model(xs, training=True), ys)
+            sample_loss += penalty()
+        grads = tape.gradient(sample_loss, variables)
+        norms = tf.stack([tf.norm(grads[i]) for i in kernel_index])
+        accuracy = (
+            {
+                "train_accuracy": correct_sum / seen,
+                "val_accuracy": val_correct / tf.cast(tf.shape(yv)[0], tf.float32),
+            }
+            if classify
+            else {}
+        )
+        return (
+            (measure(xs) if measure is not None else {})
+            | accuracy
+            | {
+                "train_loss": loss_sum / seen + penalty(),
+                f"train_{data_name}": loss_sum / seen,
+                "val_loss": val_loss + penalty(),
+                f"val_{data_name}": val_loss,
+                "grad_norm": tf.minimum(norms, FLOAT32_MAX),
+            }
+        )
+
+    return at_start
+
+
 CACHE_SIZE = 8  # compiled epoch functions kept per process (a sweep's distinct structures)
-_compiled: OrderedDict[str, tuple[keras.Model, keras.optimizers.Optimizer, Any, threading.Lock]] = (
+_compiled: OrderedDict[str, tuple[keras.Model, keras.optimizers.Optimizer, Any, Any, threading.Lock]] = (
     OrderedDict()
 )
 _compiled_lock = threading.Lock()
@@ -153,8 +214,9 @@ def compiled(
     batch_size: int,
     diagnostics: bool,
     task: str = "regression",
-) -> Iterator[tuple[keras.Model, keras.optimizers.Optimizer, Any]]:
-    """A network, optimizer and compiled epoch function to train `model` with `optimizer`.
+) -> Iterator[tuple[keras.Model, keras.optimizers.Optimizer, Any, Any]]:
+    """A network, optimizer, compiled epoch function and start measurement
+    (`start_function`) to train `model` with `optimizer`.
 
     A sweep repeats the same structure with other initializers or learning rates, so the
     function is kept (the CACHE_SIZE most recent structures) with a private copy of the
@@ -175,20 +237,20 @@ def compiled(
         opt = type(optimizer).from_config(optimizer.get_config())
         opt.build(net.trainable_variables)
         run_epoch = epoch_function(net, opt, batch_size, diagnostics, task)
-        entry = (net, opt, run_epoch, threading.Lock())
+        entry = (net, opt, run_epoch, start_function(net, diagnostics, task), threading.Lock())
         with _compiled_lock:
             _compiled[key] = entry
             while len(_compiled) > CACHE_SIZE:
                 _compiled.popitem(last=False)
-    net, opt, run_epoch, lock = entry
+    net, opt, run_epoch, at_start, lock = entry
     if not lock.acquire(blocking=False):  # another thread trains on this copy right now
         run_epoch = epoch_function(model, optimizer, batch_size, diagnostics, task)
-        yield model, optimizer, run_epoch
+        yield model, optimizer, run_epoch, start_function(model, diagnostics, task)
         return
     try:
         net.set_weights(model.get_weights())
         for mine, fresh in zip(opt.variables, optimizer.variables, strict=True):
             mine.assign(fresh)
-        yield net, opt, run_epoch
+        yield net, opt, run_epoch, at_start
     finally:
         lock.release()

@@ -54,6 +54,10 @@ class TrainResult:
     max_grad_norm: float = 0.0  # largest finite kernel gradient norm of any step (diagnostics on)
     max_grad_layer: str | None = None
 
+    def at_epoch(self, epoch: int) -> dict[str, float]:
+        """The history row of `epoch` (0: the start, before any update)."""
+        return next(row for row in self.history if row["epoch"] == epoch)
+
     def end_of_training(self, quantity: str) -> float | None:
         """Mean over layers of the last epoch's `diag/<layer>/<quantity>`, if recorded."""
         last = self.history[-1] if self.history else {}
@@ -87,7 +91,8 @@ def fit(
 ) -> TrainResult:
     """Seed, build and train the configured network for `task` (with `classes` classes for
     classification); the same config and data give the same weights and history.
-    `on_epoch` gets each epoch's history row as it is made."""
+    `on_epoch` gets each epoch's history row as it is made, starting with epoch 0 (the
+    network as initialized, before any update)."""
     engine.use_threads(training.threads)
     engine.use_graph_optimizer(training.graph_optimizer)
     keras.utils.set_random_seed(training.seed)
@@ -113,7 +118,8 @@ def fit(
         probe_rows=training.diagnostics_rows,
         task=task,
     )
-    result = TrainResult(model, outcome.history, len(outcome.history), time.perf_counter() - started)
+    epochs_run = sum(1 for row in outcome.history if row["epoch"] >= 1)  # row 0: the start
+    result = TrainResult(model, outcome.history, epochs_run, time.perf_counter() - started)
     result.max_grad_norm, result.max_grad_layer = outcome.max_grad_norm, outcome.max_grad_layer
     if outcome.diverged_at is not None:
         result.divergence = Divergence(*outcome.diverged_at)

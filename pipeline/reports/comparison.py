@@ -12,6 +12,7 @@ import pandas as pd
 from pipeline.core.config import PathsConfig, TrackingConfig
 from pipeline.core.errors import PipelineError
 from pipeline.reports.comparison_plots import plot_learning_curves, plot_metric_vs_param
+from pipeline.reports.signal_depth import depth_profiles, plot_signal_through_depth
 from pipeline.reports.sweep_analysis import (
     analysis_text,
     paired_verdict,
@@ -258,6 +259,9 @@ def compare_runs(
         runs, lambda rid, key: metric_history(tracking, paths, rid, key), metric
     )
     write_report(frame, curves, out_dir, metric, title, gradients)
+    profiles = depth_profiles(runs, lambda rid, key: metric_history(tracking, paths, rid, key))
+    if profiles:  # deep networks with diagnostics: the signal and the gradient through depth
+        plot_signal_through_depth(profiles, out_dir / "signal_through_depth.png")
     width = width or terminal_width()
     unknown = [c for c in columns or () if c not in frame.columns]
     if unknown:

@@ -51,7 +51,7 @@ class EpochProgress:
             )
 
     def __call__(self, row: dict[str, float]) -> None:
-        if not self.enabled:
+        if not self.enabled or row.get("epoch") == 0:  # epoch 0, the start: no epoch done yet
             return
         if self.bar is not None:
             self.bar.set_postfix_str(_losses(row), refresh=False)

@@ -100,7 +100,7 @@ def test_every_epoch_is_recorded_once(reproduced: Reproduced) -> None:
     client = reproduced.project.client()
     run_id = reproduced.run.info.run_id
     epochs = int(reproduced.params["training"]["epochs"])
-    expected_steps = list(range(1, epochs + 1))
+    expected_steps = list(range(epochs + 1))  # epoch 0, the start, then every epoch
     for name in ("train_loss", "val_loss", "learning_rate"):
         history = sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)
         assert [m.step for m in history] == expected_steps, name

@@ -76,7 +76,7 @@ def test_parallel_sweep_matches_the_sequential_one(tmp_path: Path) -> None:
             assert run.data.tags.get("model_uri"), run.data.tags
             assert run.data.tags.get("epochs_run") == "3", run.data.tags
             history = sweep.client().get_metric_history(run.info.run_id, "val_loss")
-            assert sorted(m.step for m in history) == [1, 2, 3], run.info.run_name
+            assert sorted(m.step for m in history) == [0, 1, 2, 3], run.info.run_name
         assert len(sweep.comparison_rows()) == 4
         assert_parent_report(sweep, "optimizers")
 

@@ -292,6 +292,31 @@ def check_penalized_classifier(sweep: Sweep, rows: list[dict[str, str]], runs: l
     assert all(r["validation_accuracy"] for r in rows), rows
 
 
+def start_value(sweep: Sweep, run: Any, key: str) -> float:
+    """A metric's value at step 0, the network as initialized."""
+    return next(m.value for m in sweep.client().get_metric_history(run.info.run_id, key) if m.step == 0)
+
+
+def check_signal_propagation(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    """The lesson at initialization, read from the runs' step 0: He keeps a ReLU net's signal
+    alive through 12 layers, small random weights let it die out, zeros leave every unit the
+    same (no spread at all); the picture of it is drawn."""
+    pairs = {(r.data.params["model.initializer"], r.data.params["model.activation"]): r for r in runs}
+    statuses = {pair: r.data.tags.get("run_status") for pair, r in pairs.items()}
+    assert len(pairs) == 10 and set(statuses.values()) <= {"finished", "diverged"}, statuses
+
+    def spread(pair: tuple[str, str], layer: int) -> float:
+        return start_value(sweep, pairs[pair], f"diag/hidden_{layer}/act_std")
+
+    he = [spread(("he_normal", "relu"), k) for k in (1, 12)]
+    assert 0.1 < he[1] / he[0] < 10, he  # within a factor of 10 of the first layer's, 12 deep
+    small = [spread(("random_normal", "relu"), k) for k in (1, 12)]
+    assert small[1] / small[0] < 1e-6, small  # N(0, 0.05^2): the signal vanishes with depth
+    assert all(spread(("zeros", "relu"), k) == 0.0 for k in (1, 6, 12))  # every unit the same: 0
+    assert start_value(sweep, pairs[("zeros", "tanh")], "diag/hidden_1/grad_norm") == 0.0
+    assert (sweep.sweep_dir / "comparison" / "signal_through_depth.png").stat().st_size > 10_000
+
+
 @dataclass(frozen=True)
 class Preset:
     overrides: tuple[str, ...]
@@ -327,6 +352,7 @@ PRESETS: dict[str, Preset] = {
         2,
         check_penalized_classifier,
     ),
+    "signal_propagation": Preset(("training.epochs=1",), 10, check_signal_propagation),
 }
 
 
@@ -354,7 +380,14 @@ def preset_sweeps(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Swe
 
 # Presets whose code paths the default run already covers (a config group swept, divergence,
 # several layers) run only with the slow tests, so `make test` stays within a few minutes.
-SLOW = {"initializers", "learning_rates", "capacity_depth", "regularization", "penalized_classifier"}
+SLOW = {
+    "initializers",
+    "learning_rates",
+    "capacity_depth",
+    "regularization",
+    "penalized_classifier",
+    "signal_propagation",
+}
 
 
 @pytest.mark.parametrize(

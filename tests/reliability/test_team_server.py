@@ -60,7 +60,9 @@ def test_a_member_records_a_parallel_sweep_on_postgres_and_the_password_is_nowhe
     assert all(r.info.status == "FINISHED" for r in runs)
     assert {r.info.user_id for r in runs} == {"alice"}  # recorded as the member, not anonymous
     for run in jobs:
-        assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 3  # every epoch, once
+        assert (
+            len(client.get_metric_history(run.info.run_id, "val_loss")) == 1 + 3
+        )  # the start, every epoch, once
         logged = client.get_logged_model(run.data.tags["model_uri"].rsplit("/", 1)[-1])
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=logged.artifact_location, tracking_uri=team_server.url, dst_path=str(tmp_path / "m")
@@ -144,7 +146,7 @@ def test_a_server_restart_mid_sweep_loses_nothing_and_the_comparison_names_the_j
     assert all(r.info.status == "FINISHED" for r in runs), [(r.info.run_name, r.info.status) for r in runs]
     for run in jobs:  # every epoch once: a retried batch is not recorded twice
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
-        assert sorted(steps) == list(range(1, epochs + 1)), (run.info.run_name, len(steps))
+        assert sorted(steps) == list(range(epochs + 1)), (run.info.run_name, len(steps))
     assert (
         len(list(team_server.artifacts.rglob("model.keras"))) >= 4 + 2
     )  # this sweep's 4, the first test's 2
@@ -194,7 +196,7 @@ def test_a_server_gone_for_good_ends_the_sweep_in_time_and_an_upload_sends_every
     assert len(jobs) == 2
     for job in jobs:  # every finished job's outputs are on disk, its record with them
         assert (job / "model" / "model.keras").is_file() and (job / "metrics.json").is_file()
-        assert len((job / "history.csv").read_text().splitlines()) == epochs + 1
+        assert len((job / "history.csv").read_text().splitlines()) == 1 + 1 + epochs  # header, start, epochs
         assert (job / "unsent.jsonl").is_file()
 
     team_server.start()
@@ -219,7 +221,7 @@ def test_a_server_gone_for_good_ends_the_sweep_in_time_and_an_upload_sends_every
     assert f"parent run {parent.info.run_id} marked FAILED" in upload.stdout  # none is left RUNNING
     for run in children:  # every epoch once, the model stored by the server
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
-        assert sorted(steps) == list(range(1, epochs + 1)), (run.info.run_name, len(steps))
+        assert sorted(steps) == list(range(epochs + 1)), (run.info.run_name, len(steps))
         assert run.data.tags["model_uri"].startswith("models:/")
         assert "test_rmse_original" in run.data.metrics
     again = subprocess.run(

@@ -85,7 +85,7 @@ def test_an_exception_inside_training_ends_the_run_failed_with_the_error_and_its
     assert run.data.tags["error"] == "RuntimeError: simulated device failure in epoch 2", run.data.tags
     assert not [r for r in runs if r.info.status == "FINISHED"]
     client = mlflow.MlflowClient(isolated_tracking)
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [0, 1, 2]  # 0: start
     traceback_file = Path(client.download_artifacts(run.info.run_id, "error.txt", str(tmp_path / "dl")))
     text = traceback_file.read_text(encoding="utf-8")
     assert text.startswith("Traceback") and "in crash" in text, text[-2000:]
@@ -180,7 +180,8 @@ def test_a_recording_failure_mid_run_fails_the_run_and_the_next_run_records(
     finished = [r for r in runs if r.info.status == "FINISHED"]
     assert len(runs) == 2 and len(finished) == 1, [(r.info.run_name, r.info.status) for r in runs]
     client = mlflow.MlflowClient(isolated_tracking)
-    assert [m.step for m in client.get_metric_history(finished[0].info.run_id, "val_loss")] == [1, 2, 3, 4, 5]
+    steps = [m.step for m in client.get_metric_history(finished[0].info.run_id, "val_loss")]
+    assert steps == [0, 1, 2, 3, 4, 5]  # the start, then every epoch
     assert "model_uri" in finished[0].data.tags
 
 
@@ -591,7 +592,7 @@ def test_a_recording_failure_during_a_sweep_fails_its_job_and_leaves_no_run_runn
     client = mlflow.MlflowClient(isolated_tracking)
     for optimizer in ("sgd", "rmsprop"):
         run = by_optimizer[optimizer]
-        assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2, 3, 4]
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [0, 1, 2, 3, 4]
         assert "model_uri" in run.data.tags
         figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
         assert "figures/learning_curves.png" in figures, figures

@@ -25,7 +25,7 @@ def first_epoch(
     outcome = engine.train(
         model, keras.optimizers.SGD(lr), data, data, epochs=1, batch_size=32, seed=1, diagnostics=True
     )
-    return outcome.history[0]
+    return outcome.history[1]  # [0] is epoch 0, the start
 
 
 def per_layer(row: dict[str, float], quantity: str) -> list[float]:
@@ -121,3 +121,23 @@ def test_diagnostics_off_records_none(regression_data):
         model, keras.optimizers.SGD(0.01), regression_data, regression_data, epochs=2, batch_size=32, seed=1
     )
     assert not any(k.startswith("diag/") for k in outcome.history[-1])
+
+
+def test_epoch_0_measures_the_network_as_initialized_before_any_update(regression_data):
+    import tensorflow as tf
+
+    model = deep("relu", "he_normal")
+    x, y = regression_data
+    with tf.GradientTape() as tape:  # the loss and the gradient the start row must report
+        mse = tf.reduce_mean(tf.square(tf.reshape(model(x), [-1]) - y))
+    kernel = float(tf.norm(tape.gradient(mse, model.layers[0].kernel)))
+    outcome = engine.train(
+        model, keras.optimizers.SGD(0.01), regression_data, regression_data, epochs=2, batch_size=32,
+        seed=1, diagnostics=True,
+    )  # fmt: skip
+    start = outcome.history[0]
+    assert [row["epoch"] for row in outcome.history] == [0, 1, 2]
+    assert start["train_loss"] == pytest.approx(float(mse), rel=1e-5) == start["val_loss"]
+    assert start["learning_rate"] == pytest.approx(0.01)
+    assert start["diag/hidden_1/grad_norm"] == pytest.approx(kernel, rel=1e-4)  # all 256 rows probed
+    assert start["diag/hidden_1/act_std"] > 0 and "diag/hidden_6/dead_fraction" in start
