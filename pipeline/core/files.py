@@ -19,6 +19,7 @@ PREPROCESSING_FILE = "preprocessing.json"
 JOB_FILE = "job.json"
 ERROR_FILE = "error.txt"
 HISTORY_FILE = "history.csv"
+DISTRIBUTIONS_FILE = "distributions.json"  # per-layer quantiles at the start, epoch 1, the end
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.csv"
 FIGURES_DIR = "figures"

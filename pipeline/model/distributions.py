@@ -18,13 +18,15 @@ QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 QUANTITIES = ("preactivation", "activation", "kernel_gradient", "kernel")
 
 
-def layer_values(model: keras.Model, x: np.ndarray, y: np.ndarray, task: str = "regression") -> dict[str, Any]:
+def layer_values(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, task: str = "regression"
+) -> dict[str, dict[str, np.ndarray]]:
     """layer name -> quantity (QUANTITIES) -> its values on the rows `x` (targets `y`): the
     pre-activations and activations as rows x units, the kernel's gradient of the data loss
     plus penalties, and the kernel."""
     layers = dense_layers(model)
     xs, ys = tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(y, tf.float32)
-    found: dict[str, Any] = {}
+    found: dict[str, dict[str, np.ndarray]] = {}
     with tf.GradientTape() as tape:
         h = xs
         for layer in layers:
@@ -46,19 +48,17 @@ def summary(values: np.ndarray) -> dict[str, Any]:
     (`across_units_std`: the mean over rows of the standard deviation across units; 0 when
     every unit computes the same)."""
     flat = values.reshape(-1).astype("float64")
+    points = np.quantile(flat, QUANTILES)
     out: dict[str, Any] = {
         "mean": float(flat.mean()),
         "std": float(flat.std()),
-        "quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, np.quantile(flat, QUANTILES), strict=True)},
+        "quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, points, strict=True)},
     }
     if values.ndim == 2 and values.shape[1] > 1:
         out["across_units_std"] = float(values.std(axis=1).mean())
     return out
 
 
-def distributions(model: keras.Model, x: np.ndarray, y: np.ndarray, task: str = "regression") -> dict[str, Any]:
+def summaries(values: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, Any]]:
     """layer -> quantity -> `summary` of its values: the compact record of one moment."""
-    return {
-        layer: {quantity: summary(values) for quantity, values in quantities.items()}
-        for layer, quantities in layer_values(model, x, y, task).items()
-    }
+    return {layer: {q: summary(v) for q, v in quantities.items()} for layer, quantities in values.items()}

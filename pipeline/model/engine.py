@@ -123,6 +123,8 @@ def train(
     diagnostics: bool = False,
     probe_rows: int = 4096,
     task: str = "regression",
+    on_snapshot: Callable[[int, keras.Model], None] | None = None,
+    snapshot_every: int = 0,
 ) -> Outcome:
     """Train for up to `epochs`; stop at the first non-finite batch loss or by early stopping.
     History rows hold `train_loss`, `val_loss` and the task's `metric_names` (pipeline.model.losses),
@@ -133,7 +135,8 @@ def train(
     gradient norm over the epoch's optimizer steps, as a root mean square (`grad_norm`) and
     its largest step value (`grad_norm_max`), the kernel norm, and, on a fixed sample of up to `probe_rows`
     training rows, each hidden layer's activation mean and std and its fraction of dead
-    (ReLU) or saturated (tanh, sigmoid) units.
+    (ReLU) or saturated (tanh, sigmoid) units. `on_snapshot(epoch, network)` is called with
+    the network being trained after epoch 1 and every `snapshot_every` epochs.
     """
     tf.get_logger().setLevel("ERROR")  # a new network per fit retraces by design; no warning
     optimizer.build(model.trainable_variables)
@@ -146,6 +149,7 @@ def train(
             (epochs, seed, diagnostics, probe_rows, metric_names(task)),
             early_stopping,
             on_epoch,
+            (on_snapshot, snapshot_every),
         )
         if net is not model:
             model.set_weights(net.get_weights())
@@ -160,6 +164,7 @@ def _train(
     settings: tuple[int, int, bool, int, tuple[str, ...]],  # epochs, seed, diagnostics, probe rows, metrics
     early_stopping: EarlyStopping | None,
     on_epoch: Callable[[dict[str, float]], None] | None,
+    snapshots: tuple[Callable[[int, keras.Model], None] | None, int] = (None, 0),
 ) -> Outcome:
     (train_data, validation_data), (epochs, seed, diagnostics, probe_rows, metrics) = data, settings
     val_keys = ("val_loss", *(f"val_{m}" for m in metrics))
@@ -197,6 +202,9 @@ def _train(
         outcome.history.append(row)
         if on_epoch is not None:
             on_epoch(row)
+        on_snapshot, every = snapshots
+        if on_snapshot is not None and (epoch == 1 or (every and epoch % every == 0)):
+            on_snapshot(epoch, model)
         if int(values["bad_batch"]) > 0:
             outcome.diverged_at = (epoch, int(values["bad_batch"]), float(values["bad_loss"]))
             break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -17,6 +17,7 @@ from pipeline.data.features import standardize, unstandardize
 from pipeline.data.prepared import Prepared
 from pipeline.model import engine
 from pipeline.model.diagnostics import dense_layers
+from pipeline.model.distributions import layer_values
 from pipeline.model.losses import output_units
 from pipeline.model.network import build_model, make_optimizer
 
@@ -33,6 +34,7 @@ HISTORY_COLUMNS = (
     "learning_rate",
 )
 DIAGNOSTICS_AUTO_MAX_PARAMS = 2_000
+DISTRIBUTION_ROWS = 1024  # training rows the per-layer distributions are taken on
 
 
 @dataclass
@@ -53,6 +55,8 @@ class TrainResult:
     divergence: Divergence | None = None
     max_grad_norm: float = 0.0  # largest finite kernel gradient norm of any step (diagnostics on)
     max_grad_layer: str | None = None
+    # with diagnostics: moment ("epoch 0", "epoch 1", ..., "end") -> layer -> quantity -> values
+    distributions: dict[str, dict[str, dict[str, np.ndarray]]] = field(default_factory=dict)
 
     def at_epoch(self, epoch: int) -> dict[str, float]:
         """The history row of `epoch` (0: the start, before any update)."""
@@ -103,6 +107,17 @@ def fit(
         if es.enabled
         else None
     )
+    diagnostics = diagnostics_enabled(training.diagnostics, model)
+    rows = min(training.diagnostics_rows, DISTRIBUTION_ROWS)
+    moments: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+
+    def snapshot(epoch: int | str, net: keras.Model) -> None:
+        moments["end" if epoch == "end" else f"epoch {epoch}"] = layer_values(
+            net, train[0][:rows], train[1][:rows], task
+        )
+
+    if diagnostics:
+        snapshot(0, model)
     started = time.perf_counter()
     outcome = engine.train(
         model,
@@ -114,9 +129,11 @@ def fit(
         seed=training.seed,
         early_stopping=stopper,
         on_epoch=on_epoch,
-        diagnostics=diagnostics_enabled(training.diagnostics, model),
+        diagnostics=diagnostics,
         probe_rows=training.diagnostics_rows,
         task=task,
+        on_snapshot=snapshot if diagnostics else None,
+        snapshot_every=training.distributions_every,
     )
     epochs_run = sum(1 for row in outcome.history if row["epoch"] >= 1)  # row 0: the start
     result = TrainResult(model, outcome.history, epochs_run, time.perf_counter() - started)
@@ -124,6 +141,9 @@ def fit(
     if outcome.diverged_at is not None:
         result.divergence = Divergence(*outcome.diverged_at)
     result.stopped_epoch, result.best_epoch = outcome.stopped_epoch, outcome.best_epoch
+    if diagnostics:  # the network as it ends (the best epoch's weights when restored)
+        snapshot("end", model)
+        result.distributions = moments
     return result
 
 

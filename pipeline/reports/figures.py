@@ -22,6 +22,7 @@ from pipeline.model.class_metrics import confusion, decision_grid, roc_curve
 from pipeline.model.metrics import SHOWN_PARTS
 from pipeline.model.training import TrainResult, function_view, history_frame
 from pipeline.reports import plots
+from pipeline.reports.distribution_plots import plotted
 
 
 class Drawer:
@@ -58,13 +59,17 @@ class Drawer:
 def training_figures(
     result: TrainResult, prepared: Prepared, training: TrainingConfig, folder: Path, drawer: Drawer
 ) -> None:
-    """Learning curves, per-layer diagnostics and, for one-input regression, the fitted function
-    and the hidden units' activations; for two-input classification, the decision boundary."""
+    """Learning curves, per-layer diagnostics and distributions (with diagnostics: one picture
+    per moment) and, for one-input regression, the fitted function and the hidden units'
+    activations; for two-input classification, the decision boundary."""
     history = history_frame(result.history)
     drawer.draw(
         "learning_curves", history, folder / "learning_curves.png", result.stopped_epoch, result.best_epoch
     )
     drawer.draw("layer_diagnostics", history, folder / "layer_diagnostics.png")
+    for moment, values in result.distributions.items():  # with diagnostics: the start, epoch 1, the end
+        name = f"distributions_{moment.replace('epoch ', 'epoch')}.png"
+        drawer.draw("layer_distributions", plotted(values), moment, folder / name)
     inputs = len(prepared.schema["encoded_features"])
     if result.divergence is not None:
         return

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.reports import class_plots
+from pipeline.reports import class_plots, distribution_plots
 from pipeline.reports.canvas import TITLE_Y
 from pipeline.reports.canvas import figure as _figure
 from pipeline.reports.canvas import save as _save
@@ -212,10 +212,11 @@ def safely(draw: Callable[[], Path | None], failures: list[str]) -> Path | None:
 
 
 def draw(figure: str, args: tuple[Any, ...]) -> tuple[Path | None, str | None]:
-    """`<figure>(*args)` of this module or of pipeline.reports.class_plots: the file drawn, or
-    None and what went wrong."""
+    """`<figure>(*args)` of this module, pipeline.reports.class_plots or
+    pipeline.reports.distribution_plots: the file drawn, or None and what went wrong."""
     failures: list[str] = []
-    function = globals().get(figure) or getattr(class_plots, figure)
+    function = globals().get(figure) or getattr(class_plots, figure, None)
+    function = function or getattr(distribution_plots, figure)
     path = safely(lambda: function(*args), failures)
     return path, (failures[0] if failures else None)
 

@@ -12,10 +12,11 @@ import yaml
 
 from pipeline.core.config import Config, TrainingConfig, load_config
 from pipeline.core.errors import run_cli
-from pipeline.core.files import MODEL_FILE, PREPROCESSING_FILE
+from pipeline.core.files import DISTRIBUTIONS_FILE, MODEL_FILE, PREPROCESSING_FILE
 from pipeline.core.io import atomic_dir, write_json, write_with
 from pipeline.data.prepared import Prepared, design_matrix, load_prepared
 from pipeline.model.artifact import save_model
+from pipeline.model.distributions import summaries
 from pipeline.model.training import TrainResult, describe, fit, history_frame, summary_metrics
 from pipeline.reports.figures import Drawer, training_figures
 from pipeline.reports.progress import epoch_progress
@@ -81,6 +82,11 @@ def train_and_record(
         save_model(result.model, tmp / MODEL_FILE)
         write_json(tmp / PREPROCESSING_FILE, preprocessing_spec(prepared, cfg.training))
     write_with(history_file, lambda p: history_frame(result.history).to_csv(p, index=False))
+    distributions_file = None
+    if result.distributions and figures_dir is not None:  # quantiles per layer and moment, for a notebook
+        figures_dir.mkdir(parents=True, exist_ok=True)
+        distributions_file = figures_dir / DISTRIBUTIONS_FILE
+        write_json(distributions_file, {m: summaries(v) for m, v in result.distributions.items()})
     if figures_dir is not None:
         training_figures(result, prepared, cfg.training, figures_dir, drawer)
     if recorder is None:
@@ -100,6 +106,8 @@ def train_and_record(
     recorder.set_tags(run_tags(cfg.dataset.name, prepared.manifest["md5"]["train"], result))
     recorder.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config.yaml")
     recorder.log_artifact(history_file, "reports")
+    if distributions_file is not None:
+        recorder.log_artifact(distributions_file, "reports")
     for picture in drawer.wait():
         recorder.log_artifact(picture, "figures")
     return result

@@ -6,7 +6,14 @@ import math
 from typing import Any
 
 PARENT_TAG = "mlflow.parentRunId"
-FIGURES = ("learning_curves.png", "predicted_vs_actual.png", "residuals.png")
+FIGURES = (
+    "learning_curves.png",
+    "predicted_vs_actual.png",
+    "residuals.png",
+    "distributions_epoch0.png",  # the lab net has diagnostics (auto): distributions per layer
+    "distributions_epoch1.png",
+    "distributions_end.png",
+)
 
 
 def job_and_parent_runs(runs: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -46,6 +53,9 @@ def test_multirun_sweep_records_one_finished_run_per_job(project: Any) -> None:
         # each job's pictures are logged on its run
         logged = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
         assert logged >= {f"figures/{name}" for name in FIGURES}, logged
+        assert "reports/distributions.json" in {
+            a.path for a in client.list_artifacts(run.info.run_id, "reports")
+        }
 
     # Each job writes its own outputs; the DVC-tracked data folders are left alone.
     job_metrics = sorted((project.path / "outputs" / "sweeps").glob("*/*/metrics.json"))
