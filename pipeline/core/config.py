@@ -146,7 +146,8 @@ class TrainingConfig(Strict):
     cv_folds: int = Field(default=0, ge=0)  # k >= 2: k-fold cross-validation on train + validation rows
     diagnostics: bool | Literal["auto"] = "auto"
     diagnostics_rows: int = Field(default=4096, ge=1)
-    distributions_every: int = Field(default=0, ge=0)  # per-layer distributions every k epochs too
+    distributions: bool = True  # with diagnostics: per-layer distributions at the start, epoch 1, the end
+    distributions_every: int = Field(default=0, ge=0)  # ... and every k epochs too
     threads: int = Field(default=1, ge=0)  # TensorFlow's threads per op; 0: one per core
     graph_optimizer: bool = False  # TensorFlow's grappler on the compiled epoch function
     progress: bool = True  # epoch n of N with the latest losses while training (pipeline.reports.progress)

@@ -116,7 +116,8 @@ def fit(
             net, train[0][:rows], train[1][:rows], task
         )
 
-    if diagnostics:
+    distributions = diagnostics and training.distributions
+    if distributions:
         snapshot(0, model)
     started = time.perf_counter()
     outcome = engine.train(
@@ -132,7 +133,7 @@ def fit(
         diagnostics=diagnostics,
         probe_rows=training.diagnostics_rows,
         task=task,
-        on_snapshot=snapshot if diagnostics else None,
+        on_snapshot=snapshot if distributions else None,
         snapshot_every=training.distributions_every,
     )
     epochs_run = sum(1 for row in outcome.history if row["epoch"] >= 1)  # row 0: the start
@@ -141,7 +142,7 @@ def fit(
     if outcome.diverged_at is not None:
         result.divergence = Divergence(*outcome.diverged_at)
     result.stopped_epoch, result.best_epoch = outcome.stopped_epoch, outcome.best_epoch
-    if diagnostics:  # the network as it ends (the best epoch's weights when restored)
+    if distributions:  # the network as it ends (the best epoch's weights when restored)
         snapshot("end", model)
         result.distributions = moments
     return result

@@ -1,5 +1,7 @@
-"""Distributions inside the network at one moment of training: a row per Dense layer, a
-histogram per quantity (pre-activations, activations, kernel gradient, kernel weights)."""
+"""Distributions inside the network over training, in one picture: a row per Dense layer, a
+column per quantity (pre-activations, activations, kernel gradient, kernel weights), each
+moment (the start, epoch 1, ..., the end) a histogram outline of its own colour on shared
+bins, so how training moved each distribution reads in one glance."""
 
 from __future__ import annotations
 
@@ -19,23 +21,33 @@ COLUMNS = (
 BINS = 40
 
 
-def layer_distributions(values: dict[str, dict[str, np.ndarray]], moment: str, path: Path) -> Path:
-    """`values`: layer -> quantity -> its values (any shape). Each histogram is titled with
-    the values' standard deviation; a quantity that is constant is drawn as one bar."""
-    layers = list(values)
-    fig, axes = figure(len(layers), len(COLUMNS), (15, 1.9 * len(layers) + 1.2))
+def layer_distributions(moments: dict[str, dict[str, dict[str, np.ndarray]]], path: Path) -> Path:
+    """`moments`: moment -> layer -> quantity -> its values (any shape). Each panel's title
+    gives the standard deviation at the first and the last moment."""
+    names = list(moments)
+    layers = list(moments[names[0]])
+    fig, axes = figure(len(layers), len(COLUMNS), (15, 1.7 * len(layers) + 1.0))
     for row, layer in enumerate(layers):
         for col, (quantity, label) in enumerate(COLUMNS):
             ax = axes[row, col]
-            flat = np.asarray(values[layer][quantity], dtype="float64").reshape(-1)
-            flat = flat[np.isfinite(flat)]
-            if flat.size:
-                spread = float(flat.std())
-                ax.hist(flat, bins=BINS if spread > 0 else 1, color=f"C{col}", alpha=0.85)
-                when = f"{moment}, " if row == 0 and col == 0 else ""
-                ax.set_title(f"{when}{layer}: {label}, std {spread:.3g}", fontsize=8, y=TITLE_Y)
+            series = {m: _finite(moments[m][layer][quantity]) for m in names}
+            pooled = np.concatenate([v for v in series.values() if v.size] or [np.zeros(1)])
+            low, high = float(pooled.min()), float(pooled.max())
+            edges = np.linspace(low, high, BINS + 1) if high > low else np.array([low - 0.5, low + 0.5])
+            for index, (moment, values) in enumerate(series.items()):
+                counts, _ = np.histogram(values, bins=edges)
+                ax.stairs(counts, edges, color=f"C{index}", linewidth=1.2, label=moment)
+            ends = (series[names[0]], series[names[-1]])
+            first, last = (float(v.std()) if v.size else np.nan for v in ends)
+            ax.set_title(f"{layer}: {label}, std {first:.3g} -> {last:.3g}", fontsize=8, y=TITLE_Y)
             ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=7)
     return save(fig, path)
+
+
+def _finite(values: Any) -> np.ndarray:
+    flat = np.asarray(values, dtype="float64").reshape(-1)
+    return flat[np.isfinite(flat)]
 
 
 def plotted(values: dict[str, Any], limit: int = 20_000, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:

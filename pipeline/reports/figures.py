@@ -59,17 +59,17 @@ class Drawer:
 def training_figures(
     result: TrainResult, prepared: Prepared, training: TrainingConfig, folder: Path, drawer: Drawer
 ) -> None:
-    """Learning curves, per-layer diagnostics and distributions (with diagnostics: one picture
-    per moment) and, for one-input regression, the fitted function and the hidden units'
-    activations; for two-input classification, the decision boundary."""
+    """Learning curves, per-layer diagnostics and distributions (with diagnostics: the start,
+    epoch 1 and the end in one picture) and, for one-input regression, the fitted function
+    and the hidden units' activations; for two-input classification, the decision boundary."""
     history = history_frame(result.history)
     drawer.draw(
         "learning_curves", history, folder / "learning_curves.png", result.stopped_epoch, result.best_epoch
     )
     drawer.draw("layer_diagnostics", history, folder / "layer_diagnostics.png")
-    for moment, values in result.distributions.items():  # with diagnostics: the start, epoch 1, the end
-        name = f"distributions_{moment.replace('epoch ', 'epoch')}.png"
-        drawer.draw("layer_distributions", plotted(values), moment, folder / name)
+    if result.distributions:  # with diagnostics: the start, epoch 1, the end, in one picture
+        moments = {moment: plotted(values) for moment, values in result.distributions.items()}
+        drawer.draw("layer_distributions", moments, folder / "distributions.png")
     inputs = len(prepared.schema["encoded_features"])
     if result.divergence is not None:
         return

@@ -10,9 +10,7 @@ FIGURES = (
     "learning_curves.png",
     "predicted_vs_actual.png",
     "residuals.png",
-    "distributions_epoch0.png",  # the lab net has diagnostics (auto): distributions per layer
-    "distributions_epoch1.png",
-    "distributions_end.png",
+    "distributions.png",  # the lab net has diagnostics (auto): distributions per layer
 )
 
 
