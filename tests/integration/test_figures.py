@@ -9,7 +9,13 @@ import mlflow
 
 from pipeline.experiments.job import run_job
 
-TRAINING = {"learning_curves.png", "layer_diagnostics.png", "function_fit.png", "unit_activations.png"}
+TRAINING = {
+    "learning_curves.png",
+    "layer_diagnostics.png",
+    "distributions.png",  # with diagnostics
+    "function_fit.png",
+    "unit_activations.png",
+}
 EVALUATION = {"predicted_vs_actual.png", "residuals.png"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -60,6 +61,13 @@ def test_multirun_sweep_records_one_finished_run_per_job(project: Any) -> None:
     assert len(job_metrics) == 2, job_metrics
     for job in job_metrics:
         assert all((job.parent / "figures" / name).is_file() for name in FIGURES), job.parent
+        moments = json.loads((job.parent / "figures" / "distributions.json").read_text())
+        assert set(moments) == {"epoch 0", "epoch 1", "end"}  # the start, after one epoch, the end
+        start = moments["epoch 0"]["hidden_1"]
+        assert set(start) == {"preactivation", "activation", "kernel_gradient", "kernel"}
+        assert start["activation"]["std"] > 0 and start["activation"]["across_units_std"] > 0
+        quantiles = list(start["preactivation"]["quantiles"].values())
+        assert quantiles == sorted(quantiles) and quantiles[0] < quantiles[-1]
     assert not (project.path / "data" / "processed").exists()
     assert not (project.path / "models").exists()
 
