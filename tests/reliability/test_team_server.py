@@ -163,7 +163,7 @@ def test_a_server_gone_for_good_ends_the_sweep_in_time_and_an_upload_sends_every
     tracking.outage_grace_s once, trains to the end with its outputs on disk and its record
     in unsent.jsonl; the sweep exits 1 with a line naming the server and the upload command.
     Once the server is back, that command completes every run, each epoch once."""
-    epochs, grace, sweep_dir = 400, 5, tmp_path / "sweep"
+    epochs, grace, sweep_dir = 600, 5, tmp_path / "sweep"
     env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="2", **team_server.credentials())
     env.pop("MLFLOW_TRACKING_URI", None)
     command = [sys.executable, "-m", "pipeline.run", "-m", "optimizer=sgd,adam", f"training.epochs={epochs}"]
@@ -194,10 +194,14 @@ def test_a_server_gone_for_good_ends_the_sweep_in_time_and_an_upload_sends_every
     assert team_server.url in line and f"python -m pipeline.upload {sweep_dir}" in line, line
     jobs = sorted(p.parent for p in sweep_dir.glob("*/job.json"))
     assert len(jobs) == 2
-    for job in jobs:  # every finished job's outputs are on disk, its record with them
+    for job in jobs:  # every finished job's outputs are on disk
         assert (job / "model" / "model.keras").is_file() and (job / "metrics.json").is_file()
         assert len((job / "history.csv").read_text().splitlines()) == 1 + 1 + epochs  # header, start, epochs
-        assert (job / "unsent.jsonl").is_file()
+    # the jobs training when the server went kept their record (on a loaded machine one job may
+    # have sent everything before the stop: its run is FINISHED already)
+    kept = [job for job in jobs if (job / "unsent.jsonl").is_file()]
+    assert kept, "no job kept its record"
+    assert f"{len(kept)} job(s) kept their record" in line, line
 
     team_server.start()
     upload = subprocess.run(
@@ -209,7 +213,7 @@ def test_a_server_gone_for_good_ends_the_sweep_in_time_and_an_upload_sends_every
         timeout=600,
     )
     assert upload.returncode == 0, upload.stderr[-3000:]
-    assert upload.stdout.count("sent ") == 2, upload.stdout
+    assert upload.stdout.count("sent ") == len(kept), upload.stdout
     runs = experiment_runs(client, "gone")
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     record_runs(2, sum(1 for r in children if r.info.status == "FINISHED"))
