@@ -46,16 +46,22 @@ def layer_values(
 def summary(values: np.ndarray) -> dict[str, Any]:
     """Mean, standard deviation, QUANTILES and, for rows x units, how far the units differ
     (`across_units_std`: the mean over rows of the standard deviation across units; 0 when
-    every unit computes the same)."""
-    flat = values.reshape(-1).astype("float64")
-    points = np.quantile(flat, QUANTILES)
-    out: dict[str, Any] = {
-        "mean": float(flat.mean()),
-        "std": float(flat.std()),
+    every unit computes the same), of the finite values, in float64 (a diverging network's
+    float32 values would overflow when squared); `non_finite` counts the others."""
+    every = np.asarray(values, dtype="float64")
+    flat = every.reshape(-1)
+    finite = flat[np.isfinite(flat)]
+    out: dict[str, Any] = {"non_finite": int(flat.size - finite.size)}
+    if not finite.size:
+        return out
+    points = np.quantile(finite, QUANTILES)
+    out |= {
+        "mean": float(finite.mean()),
+        "std": float(finite.std()),
         "quantiles": {f"{q:g}": float(v) for q, v in zip(QUANTILES, points, strict=True)},
     }
-    if values.ndim == 2 and values.shape[1] > 1:
-        out["across_units_std"] = float(values.std(axis=1).mean())
+    if every.ndim == 2 and every.shape[1] > 1 and finite.size == flat.size:
+        out["across_units_std"] = float(every.std(axis=1).mean())
     return out
 
 

@@ -54,3 +54,16 @@ def test_he_keeps_relu_spread_through_depth_and_small_weights_lose_it(rows) -> N
     small = spreads(summaries(layer_values(deep("random_normal", {"stddev": 0.05, "seed": 1}), *rows)))
     assert small[-1] < small[0] * 1e-4, small  # vanishes with depth: a factor of ~3 a layer
     assert all(later < earlier for earlier, later in zip(small, small[1:], strict=False))
+
+
+def test_a_diverging_networks_values_are_summarized_without_overflow() -> None:
+    import warnings
+
+    from pipeline.model.distributions import summary
+
+    values = np.array([[3e38, -3e38], [np.inf, 1.0]], dtype="float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from squaring float32
+        found = summary(values)
+    assert found["non_finite"] == 1 and found["std"] > 1e38
+    assert "across_units_std" not in found  # not defined with a non-finite unit
