@@ -169,7 +169,14 @@ def test_queued_experiments_run_in_parallel_and_track_into_the_projects_store(tm
     try:
         queued = sh("dvc", "exp", "run", "--queue", "-S", "optimizer=sgd,adam,rmsprop")
         assert queued.stdout.count("Queued experiment") == 3, queued.stdout
-        sh("dvc", "queue", "start", "-j", "2")
+        # to a file, not a pipe: the queue's workers can inherit the command's output, and a
+        # pipe then stays open until they exit (seen once in CI: a 600 s wait on a started queue)
+        start_log = tmp_path / "queue-start.log"
+        with open(start_log, "w") as out:
+            started = subprocess.run(
+                ["dvc", "queue", "start", "-j", "2"], cwd=repo, env=env, stdout=out, stderr=out, timeout=300
+            )
+        assert started.returncode == 0 and "Started" in start_log.read_text(), start_log.read_text()
         status = wait_for_queue(repo, env)
     finally:
         stop_queue(repo, env)
