@@ -18,6 +18,22 @@ from pipeline.model.diagnostics import FLOAT32_MAX, dense_layers, probe
 from pipeline.model.losses import batch_terms, metric_names
 
 
+def kernel_positions(model: keras.Model) -> list[int]:
+    """Where the Dense layers' kernels are among the model's trainable variables."""
+    kernel_ids = {id(layer.kernel) for layer in dense_layers(model)}
+    return [i for i, v in enumerate(model.trainable_variables) if id(v) in kernel_ids]
+
+
+def penalty_of(model: keras.Model) -> Any:
+    """The model's penalties (its layers' regularization losses) as one tensor, 0 without."""
+
+    def penalty() -> tf.Tensor:
+        losses = model.losses
+        return tf.add_n(losses) if losses else tf.constant(0.0)
+
+    return penalty
+
+
 def epoch_function(
     model: keras.Model,
     optimizer: keras.optimizers.Optimizer,
@@ -32,14 +48,9 @@ def epoch_function(
     data_name = metric_names(task)[0]
     classify = task != "regression"
     variables = model.trainable_variables
-    kernel_ids = {id(layer.kernel) for layer in dense_layers(model)}
-    kernel_index = [i for i, v in enumerate(variables) if id(v) in kernel_ids]
+    kernel_index = kernel_positions(model)
     width = len(kernel_index)
-
-    def penalty() -> tf.Tensor:
-        losses = model.losses
-        return tf.add_n(losses) if losses else tf.constant(0.0)
-
+    penalty = penalty_of(model)
     measure = probe(model, task) if diagnostics else None
 
     @tf.function(reduce_retracing=True)
@@ -123,13 +134,9 @@ def start_function(model: keras.Model, diagnostics: bool, task: str = "regressio
     data_name = metric_names(task)[0]
     classify = task != "regression"
     variables = model.trainable_variables
-    kernel_ids = {id(layer.kernel) for layer in dense_layers(model)}
-    kernel_index = [i for i, v in enumerate(variables) if id(v) in kernel_ids]
+    kernel_index = kernel_positions(model)
+    penalty = penalty_of(model)
     measure = probe(model, task) if diagnostics else None
-
-    def penalty() -> tf.Tensor:
-        losses = model.losses
-        return tf.add_n(losses) if losses else tf.constant(0.0)
 
     @tf.function(reduce_retracing=True)
     def at_start(
