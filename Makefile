@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install install-ray run test test-slow test-all params lint lock exp-show ui clean
+.PHONY: help install install-ray run test test-slow test-all params lint lock exp-show ui clean check-lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,14 @@ test-slow: install-ray  ## only the slow tests (Ray cluster, tracking server, DV
 
 test-all: install-ray  ## every test, the slow ones included
 	$(PY) -m pytest
+
+# Run in a clean checkout (CI's fresh clone): the committed dvc.lock must be what this code and
+# these params give, byte for byte, so `dvc repro` may change nothing git tracks.
+check-lock: install  ## dvc repro in a clean checkout, then fail if dvc.lock or a tracked output changed
+	@test -z "$$(git status --porcelain)" || { echo "error: check-lock needs a clean checkout (git status shows changes)"; exit 2; }
+	dvc repro
+	@git diff --quiet -- dvc.lock || { git diff --stat -- dvc.lock; echo "error: dvc.lock is stale or an output differs from the committed one: run dvc repro and commit dvc.lock"; exit 1; }
+	@test -z "$$(git status --porcelain)" || { git status --short; echo "error: dvc repro changed tracked or unignored files (above): stage outputs must repeat byte for byte"; exit 1; }
 
 params: install  ## recompose params.yaml from conf/ (dvc repro never does)
 	$(PY) -m pipeline.compose

@@ -1,12 +1,16 @@
-"""The same inputs give the same outputs: `dvc repro` twice leaves the same hashes in
-`dvc.lock`, so two people (or a shared DVC cache) can tell they got the same result."""
+"""The same inputs give the same outputs: `dvc repro` twice, and `dvc repro` in a fresh
+clone, leave the same hashes in `dvc.lock` and `git status` clean, so two people (or a
+shared DVC cache) can tell they got the same result."""
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.integration.conftest import run_command
 
 
 def out_hashes(lock: dict[str, Any]) -> dict[str, str]:
@@ -15,16 +19,25 @@ def out_hashes(lock: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_retraining_gives_the_same_model_bytes_and_lock(project_factory: Any) -> None:
+def test_retraining_and_a_fresh_clone_give_the_same_bytes_and_lock(project_factory: Any) -> None:
     project = project_factory("dvc-determinism")
     project.run("dvc", "repro")
-    first = out_hashes(yaml.safe_load((project.path / "dvc.lock").read_text()))
-    project.run("dvc", "repro", "-f")  # every stage again, later, in new processes
-    second = out_hashes(yaml.safe_load((project.path / "dvc.lock").read_text()))
-    runs = project.runs()
-    assert len(runs) == 2 and runs[0].info.run_id != runs[1].info.run_id  # two trainings, two records
-    # the run's id is the one output that names the run; everything else is the same bytes
-    differ = {path for path in first if first[path] != second.get(path)}
-    assert differ == {"reports/run.json"}, {p: (first[p], second.get(p)) for p in differ}
+    project.run("git", "add", "-A")
+    project.run("git", "commit", "-q", "-m", "the lock of the shrunk copy")
+    lock_text = (project.path / "dvc.lock").read_text()
+    first = out_hashes(yaml.safe_load(lock_text))
     for path in ("data/raw", "data/interim", "data/processed", "models", "reports/metrics.json"):
         assert path in first, sorted(first)
+
+    project.run("dvc", "repro", "-f")  # every stage again, later, in new processes
+    assert project.run("git", "status", "--porcelain").stdout == ""  # dvc.lock and reports unchanged
+    runs = project.runs()
+    assert len(runs) == 2 and runs[0].info.run_id != runs[1].info.run_id  # two trainings, two records
+    assert {r.info.status for r in runs} == {"FINISHED"} and all("test_mse_scaled" in r.data.metrics for r in runs)
+
+    clone = project.path.parent / "clone"
+    subprocess.run(["git", "clone", "-q", str(project.path), str(clone)], check=True, env=project.env)
+    run_command(("dvc", "repro"), clone, project.env)  # another folder, nothing cached: every stage runs
+    assert run_command(("git", "status", "--porcelain"), clone, project.env).stdout == ""
+    assert (clone / "dvc.lock").read_text() == lock_text
+    assert len(project.runs()) == 3
