@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install install-ray run test test-slow test-all params lint lock exp-show ui clean check-lock
+.PHONY: help install install-ray run test test-slow test-all params lint lock exp-show ui clean check-lock lessons
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ check-lock: install  ## dvc repro in a clean checkout, then fail if dvc.lock or 
 	dvc repro
 	@git diff --quiet -- dvc.lock || { git diff --stat -- dvc.lock; echo "error: dvc.lock is stale or an output differs from the committed one: run dvc repro and commit dvc.lock"; exit 1; }
 	@test -z "$$(git status --porcelain)" || { git status --short; echo "error: dvc repro changed tracked or unignored files (above): stage outputs must repeat byte for byte"; exit 1; }
+
+lessons: install  ## run every lesson's preset, check its finding: reports/lessons.md (about 30 min)
+	$(PY) -m pipeline.lessons
 
 params: install  ## recompose params.yaml from conf/ (dvc repro never does)
 	$(PY) -m pipeline.compose

@@ -57,3 +57,36 @@ def probe(model: keras.Model, task: str = "regression") -> Any:
         return out
 
     return measure
+
+
+NEAR_ZERO = 1e-3  # a kernel weight with |w| below this counts as (nearly) zero: L1's sparsity
+
+
+def distinct_share(kernel: np.ndarray, bias: np.ndarray) -> float:
+    """The share of a layer's units whose incoming weights and bias, to 5 decimals of the
+    layer's largest weight, differ from every other unit's: 1/units when all are identical."""
+    units = np.vstack([kernel, bias[None, :]]).T
+    scale = float(np.max(np.abs(units))) or 1.0
+    return len(np.unique(np.round(units / scale, 5), axis=0)) / units.shape[0]
+
+
+def weight_summary(model: keras.Model) -> dict[str, float]:
+    """The trained weights at a glance, over every Dense kernel: their joint L2 norm
+    (`kernel_norm_end`), the share with |w| < NEAR_ZERO (`near_zero_weights_end`), and the
+    smallest share of distinct units of any hidden layer (`distinct_units_end`; absent
+    without a hidden layer)."""
+    layers = dense_layers(model)
+    kernels = [np.asarray(layer.kernel, dtype=np.float64) for layer in layers]
+    flat = np.concatenate([k.ravel() for k in kernels])
+    out = {
+        "kernel_norm_end": float(np.sqrt(np.sum(flat**2))),
+        "near_zero_weights_end": float(np.mean(np.abs(flat) < NEAR_ZERO)),
+    }
+    hidden = [
+        distinct_share(k, np.asarray(layer.bias, dtype=np.float64))
+        for layer, k in zip(layers[:-1], kernels[:-1], strict=True)
+        if layer.use_bias
+    ]
+    if hidden:
+        out["distinct_units_end"] = min(hidden)
+    return out

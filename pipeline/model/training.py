@@ -16,7 +16,7 @@ from pipeline.core.config import ModelConfig, OptimizerConfig, TrainingConfig
 from pipeline.data.features import standardize, unstandardize
 from pipeline.data.prepared import Prepared
 from pipeline.model import engine
-from pipeline.model.diagnostics import dense_layers
+from pipeline.model.diagnostics import dense_layers, weight_summary
 from pipeline.model.distributions import layer_values
 from pipeline.model.losses import output_units
 from pipeline.model.network import build_model, make_optimizer
@@ -158,6 +158,8 @@ def history_frame(history: list[dict[str, float]]) -> pd.DataFrame:
 def summary_metrics(result: TrainResult) -> dict[str, float]:
     """Run-level numbers: epochs, time, and diagnostics at a glance for the comparison."""
     metrics: dict[str, float] = {"epochs_run": result.epochs_run, "training_time_s": result.seconds}
+    if result.divergence is None:  # a diverged network's weights are no finding
+        metrics |= weight_summary(result.model)
     if result.max_grad_layer is not None:
         metrics["max_grad_norm"] = result.max_grad_norm
     dead = result.end_of_training("dead_fraction")

@@ -33,7 +33,9 @@ def test_retraining_and_a_fresh_clone_give_the_same_bytes_and_lock(project_facto
     assert project.run("git", "status", "--porcelain").stdout == ""  # dvc.lock and reports unchanged
     runs = project.runs()
     assert len(runs) == 2 and runs[0].info.run_id != runs[1].info.run_id  # two trainings, two records
-    assert {r.info.status for r in runs} == {"FINISHED"} and all("test_mse_scaled" in r.data.metrics for r in runs)
+    assert {r.info.status for r in runs} == {"FINISHED"} and all(
+        "test_mse_scaled" in r.data.metrics for r in runs
+    )
 
     clone = project.path.parent / "clone"
     subprocess.run(["git", "clone", "-q", str(project.path), str(clone)], check=True, env=project.env)

@@ -141,3 +141,19 @@ def test_epoch_0_measures_the_network_as_initialized_before_any_update(regressio
     assert start["learning_rate"] == pytest.approx(0.01)
     assert start["diag/hidden_1/grad_norm"] == pytest.approx(kernel, rel=1e-4)  # all 256 rows probed
     assert start["diag/hidden_1/act_std"] > 0 and "diag/hidden_6/dead_fraction" in start
+
+
+def test_weight_summary_counts_identical_units_near_zero_weights_and_the_norm() -> None:
+    from pipeline.model.diagnostics import NEAR_ZERO, weight_summary
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
+    hidden, output = model.layers
+    hidden.kernel.assign(np.ones((3, 4)))  # four identical units
+    hidden.bias.assign(np.zeros(4))
+    output.kernel.assign(np.array([[0.0], [NEAR_ZERO / 2], [2.0], [-2.0]]))
+    summary = weight_summary(model)
+    assert summary["distinct_units_end"] == 0.25
+    assert summary["near_zero_weights_end"] == 2 / 16
+    assert summary["kernel_norm_end"] == pytest.approx(np.sqrt(12 + 8 + (NEAR_ZERO / 2) ** 2))
+    hidden.kernel.assign(np.arange(12.0).reshape(3, 4))  # four different units
+    assert weight_summary(model)["distinct_units_end"] == 1.0

@@ -3,7 +3,7 @@ import cycles between modules and no module over 300 lines.
 
     core < data < model < tracking < reports < stages < experiments < entry aliases
 
-The entry aliases are the top-level modules `python -m pipeline.run | compare | compose | upload`
+The entry aliases are the top-level modules `python -m pipeline.run | compare | compose | upload | lessons`
 and `pipeline/__init__.py`. Imports are read with `ast` from the source, so lazy imports
 inside functions count as much as those at the top. `import pipeline` (the root package,
 which every import of a submodule runs first anyway) may come from anywhere, and so the
@@ -23,7 +23,14 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 ROOT_PACKAGE = "pipeline"
 LAYERS = ("core", "data", "model", "tracking", "reports", "stages", "experiments")
 ENTRY = len(LAYERS)  # above every layer
-ENTRY_MODULES = {"pipeline", "pipeline.run", "pipeline.compare", "pipeline.compose", "pipeline.upload"}
+ENTRY_MODULES = {
+    "pipeline",
+    "pipeline.run",
+    "pipeline.compare",
+    "pipeline.compose",
+    "pipeline.upload",
+    "pipeline.lessons",
+}
 MAX_LINES = 300
 
 
