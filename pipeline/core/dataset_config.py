@@ -28,6 +28,7 @@ class SyntheticConfig(Strict):
     n_samples: int = Field(gt=2)
     noise: float = Field(ge=0)
     seed: int = 0
+    frequency: float = Field(default=1.0, gt=0)  # synthetic: periods of the sine on [0, 1]
 
 
 class DatasetConfig(Strict):
@@ -44,6 +45,8 @@ class DatasetConfig(Strict):
     drop_blank_rows: bool = True
     # a feature with one value everywhere: kept (scale 1, with a warning) or dropped
     constant_columns: Literal["keep", "drop"] = "keep"
+    # numeric features replaced by log(1 + x) (skewed counts); every value must be >= 0
+    log_features: list[str] = []
     synthetic: SyntheticConfig | None = None
 
     @model_validator(mode="after")

@@ -31,13 +31,22 @@ def encoded_names(numeric: Sequence[str], categorical: Mapping[str, Sequence[str
 
 
 def encode(frame: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
-    """Raw feature columns -> float model inputs (numeric as is, categories one-hot).
+    """Raw feature columns -> float model inputs (numeric as is, or log(1 + x) for those in
+    `schema["log_numeric"]`; categories one-hot).
 
-    A category level not in `schema["categorical"]` raises ValueError naming it.
+    A category level not in `schema["categorical"]`, or a negative value of a logged column,
+    raises ValueError naming it.
     """
     numeric = list(schema["numeric"])
     categorical: Mapping[str, Sequence[str]] = schema["categorical"]
     parts = {name: pd.to_numeric(frame[name]).astype("float64") for name in numeric}
+    for name in schema.get("log_numeric", []):
+        negative = parts[name] < 0
+        if negative.any():
+            raise ValueError(
+                f"column {name!r}: {parts[name][negative].iloc[0]} is negative; log(1 + x) needs x >= 0"
+            )
+        parts[name] = np.log1p(parts[name])
     for column, levels in categorical.items():
         values = category_strings(frame[column])
         unseen = sorted(set(values.unique()) - set(levels))

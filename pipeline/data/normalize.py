@@ -85,7 +85,7 @@ def build_schema(frame: pd.DataFrame, dataset: DatasetConfig, features: list[str
     categorical = {
         c: sorted(category_strings(frame[c]).unique().tolist()) for c in dataset.categorical if c in features
     }
-    return {
+    schema = {
         "target": dataset.target,
         "raw_features": features,
         "raw_dtypes": {c: str(frame[c].dtype) for c in features},
@@ -93,6 +93,24 @@ def build_schema(frame: pd.DataFrame, dataset: DatasetConfig, features: list[str
         "categorical": categorical,
         "encoded_features": encoded_names(numeric, categorical),
     }
+    return schema | ({"log_numeric": list(dataset.log_features)} if dataset.log_features else {})
+
+
+def check_log_features(frame: pd.DataFrame, dataset: DatasetConfig, features: list[str], source: str) -> None:
+    """`dataset.log_features` must be numeric features whose every value is >= 0."""
+    numeric = [c for c in features if c not in dataset.categorical]
+    for column in dataset.log_features:
+        if column not in numeric:
+            raise PipelineError(
+                f"dataset.log_features: {column!r} is not a numeric feature; numeric features: {numeric}"
+            )
+        values = numbers(frame[column])
+        if (values < 0).any():
+            row = values.index[values < 0][0]
+            raise PipelineError(
+                f"{source}: column {column!r}, line {row + 2}: {values[row]:g} is negative; "
+                "dataset.log_features takes log(1 + x) of columns >= 0: drop it from dataset.log_features"
+            )
 
 
 def normalize(
@@ -109,6 +127,7 @@ def normalize(
     validate(frame, dataset, features, columns, source)
     constant = constant_columns(frame, features, dataset.categorical)
     features = kept_features(features, constant, dataset, source)
+    check_log_features(frame, dataset, features, source)
     frame = frame[[*features, dataset.target]]
     target = frame[dataset.target]
     labels = class_labels(target, dataset.task, source) if dataset.task != "regression" else None

@@ -36,7 +36,8 @@ def generated(dataset: DatasetConfig) -> tuple[pd.DataFrame, str] | None:
         return moons_frame(spec), f"sklearn.datasets.make_moons({size})"
     if dataset.name == "synthetic" and spec is not None:
         size = f"n={spec.n_samples}, noise={spec.noise}, seed={spec.seed}"
-        return synthetic_frame(spec), f"synthetic sin(2*pi*x) + noise ({size})"
+        wave = "sin(2*pi*x)" if spec.frequency == 1 else f"sin(2*pi*{spec.frequency:g}*x)"
+        return synthetic_frame(spec), f"synthetic {wave} + noise ({size})"
     return None
 
 

@@ -55,10 +55,11 @@ def moons_frame(spec: SyntheticConfig) -> pd.DataFrame:
 
 
 def synthetic_frame(spec: SyntheticConfig) -> pd.DataFrame:
-    """A noisy smooth 1-D function: y = sin(2 pi x) + N(0, noise^2), x uniform on [0, 1]."""
+    """A noisy smooth 1-D function: y = sin(2 pi f x) + N(0, noise^2), x uniform on [0, 1],
+    f = `spec.frequency` periods."""
     rng = np.random.default_rng(spec.seed)
     x = rng.uniform(0.0, 1.0, spec.n_samples)
-    y = np.sin(2.0 * np.pi * x) + rng.normal(0.0, spec.noise, spec.n_samples)
+    y = np.sin(2.0 * np.pi * spec.frequency * x) + rng.normal(0.0, spec.noise, spec.n_samples)
     return pd.DataFrame({"x": x, "y": y})
 
 

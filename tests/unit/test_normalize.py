@@ -238,3 +238,30 @@ def test_constant_notice_says_what_happened(policy: str, expected: str) -> None:
 
     assert constant_notice([], policy, "f.csv") is None
     assert (constant_notice(["c"], policy, "f.csv") or "").startswith(expected)
+
+
+def test_log_features_take_log1p_and_the_served_encoding_repeats_it() -> None:
+    from pipeline.data.features import encode
+
+    encoded, schema = normalize(facebook_frame(), facebook(log_features=["Page total likes"]), SOURCE)
+    assert encoded["Page total likes"].tolist() == pytest.approx(
+        np.log1p([139441, 139441, 138414, 137020]).tolist()
+    )
+    assert schema["log_numeric"] == ["Page total likes"]
+    raw = facebook_frame().iloc[[0]]
+    assert encode(raw, schema)["Page total likes"].iloc[0] == pytest.approx(
+        np.log1p(139441)
+    )  # the served model's path
+    with pytest.raises(ValueError, match="'Page total likes': -1.0 is negative"):
+        encode(raw.assign(**{"Page total likes": -1.0}), schema)
+
+
+def test_log_features_refuse_negative_values_and_non_numeric_columns() -> None:
+    frame = facebook_frame()
+    frame.loc[3, "Page total likes"] = -5
+    with pytest.raises(PipelineError) as err:
+        normalize(frame, facebook(log_features=["Page total likes"]), SOURCE)
+    assert str(err.value).startswith(f"{SOURCE}: column 'Page total likes', line 5: -5 is negative")
+    assert str(err.value).endswith("drop it from dataset.log_features")
+    with pytest.raises(PipelineError, match="dataset.log_features: 'Type' is not a numeric feature"):
+        normalize(facebook_frame(), facebook(log_features=["Type"]), SOURCE)
