@@ -159,7 +159,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    cfg = compose_config(args.overrides)
+    # where runs are recorded; the other overrides are each preset's business
+    cfg = compose_config([o for o in args.overrides if o.lstrip("+~").startswith(("tracking.", "paths."))])
     if not cfg.tracking.enabled:
         raise PipelineError(
             "tracking.enabled is false; the lessons read their runs back from MLflow: drop that override"
@@ -177,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
             if lesson.data_file:
                 overrides.append(f"dataset.path={(args.data_dir / lesson.data_file).resolve()}")
             print(
-                f"lesson {number}/{len(chosen)} {lesson.name}: running {' '.join(lesson.size) or 'the preset'}",
+                f"lesson {number}/{len(chosen)} {lesson.name}: running "
+                f"{' '.join(lesson.size) or 'the preset'}",
                 flush=True,
             )
             outcome = run_lesson(

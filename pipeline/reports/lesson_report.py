@@ -44,7 +44,8 @@ def lessons_markdown(outcomes: Sequence[LessonOutcome], command: str, seconds: f
     for o in outcomes:
         held = f"{sum(f.passed for f in o.findings)}/{len(o.findings)}"
         lines.append(
-            f"| [{o.lesson}](#{o.lesson}) | {verdict(o.passed)} | {held} | {o.seconds / 60:.1f} | `{o.size or 'the preset'}` |"
+            f"| [{o.lesson}](#{o.lesson}) | {verdict(o.passed)} | {held} "
+            f"| {o.seconds / 60:.1f} | `{o.size or 'the preset'}` |"
         )
     for o in outcomes:
         lines += ["", f"## {o.lesson}", ""]
