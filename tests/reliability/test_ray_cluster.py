@@ -9,6 +9,7 @@ through the tracking server: no job writes into the driver's folder.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -166,6 +167,19 @@ def test_a_sweep_runs_on_two_ray_nodes_and_records_runs_and_models_on_the_team_s
     # The comparison, made on the driver from the server's records, lists every job.
     parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
     assert parent.data.metrics["jobs"] == 4 and parent.data.metrics["jobs_failed"] == 0
+    # The same seed gives the same numbers on a Ray worker as in a single run here.
+    single = tmp_path / "single"
+    alone = [sys.executable, "-m", "pipeline.run", "optimizer=adam", "model.initializer=he_normal"]
+    alone += ["training.epochs=3", "tracking.enabled=false", f"hydra.run.dir={single}"]
+    subprocess.run(alone, cwd=project, env=ray_env(project, {}), check=True, capture_output=True, timeout=300)
+    here = json.loads((single / "metrics.json").read_text())
+    ray_job = next(
+        r
+        for r in jobs
+        if r.data.params["optimizer.name"] == "adam" and r.data.params["model.initializer"] == "he_normal"
+    )
+    for split in ("train", "validation", "test"):
+        assert ray_job.data.metrics[f"{split}_mse_scaled"] == here[split]["scaled"]["mse"], split
     secret = team_server.member_password
     for path in [p for p in project.rglob("*") if p.is_file() and ".home" not in p.parts]:
         assert secret.encode() not in path.read_bytes(), f"{path} holds the password"
