@@ -193,6 +193,7 @@ def check_capacity_depth(sweep: Sweep, rows: list[dict[str, str]], runs: list[An
     assert {r["model.hidden_units"] for r in rows} == set(units)
     for run in runs:
         assert_finished(run)
+        assert run.data.params["dataset.synthetic.frequency"] == "2.0"  # two periods: depth has work to do
 
 
 def check_regularization(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
@@ -200,8 +201,19 @@ def check_regularization(sweep: Sweep, rows: list[dict[str, str]], runs: list[An
     assert pairs == {(0.0, 0.0), (0.0, 0.01), (0.0, 0.001), (0.01, 0.0), (0.001, 0.0)}, pairs
     for run in runs:
         assert_finished(run)
-        # the penalty is in the loss; the plain MSE is recorded beside it
-        assert "validation_mse_scaled" in run.data.metrics
+        # the network that overfits in lesson 5, on its data
+        assert run.data.params["model.hidden_units"] == "[1024, 1024, 1024, 1024, 1024]"
+        assert run.data.params["dataset.name"] == "synthetic"
+        # the penalty is in the loss; the plain MSE is recorded beside it, and the weights' size
+        assert {"validation_mse_scaled", "kernel_norm_end", "near_zero_weights_end"} <= set(run.data.metrics)
+    # even after 2 epochs, the strong L1 run has more weights near zero than the unpenalized one
+    near_zero = {
+        (float(r.data.params["model.l1"]), float(r.data.params["model.l2"])): r.data.metrics[
+            "near_zero_weights_end"
+        ]
+        for r in runs
+    }
+    assert near_zero[(0.01, 0.0)] > near_zero[(0.0, 0.0)], near_zero
 
 
 def check_cv_rows(rows: list[dict[str, str]], runs: list[Any]) -> None:
@@ -244,6 +256,19 @@ def check_random_search(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any
     assert "optimization_results.yaml" in sweep.artifact_paths(parent.info.run_id), sweep.artifact_paths(
         parent.info.run_id
     )
+
+
+def check_tuned_search(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
+    check_random_search(sweep, rows, runs)  # the same space, budget and records
+    for run in runs:
+        assert run.data.params["model.initializer"] == "he_normal"
+        assert (
+            run.data.params["dataset.log_features"]
+            == "['total_rooms', 'total_bedrooms', 'population', 'households']"
+        )
+    job_config = yaml.safe_load((sweep.sweep_dir / "0" / ".hydra" / "hydra.yaml").read_text())
+    sampler = job_config["hydra"]["sweeper"]["sampler"]
+    assert sampler["_target_"] == "optuna.samplers.TPESampler" and sampler["n_startup_trials"] == 4, sampler
 
 
 def check_grid_search(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
@@ -336,9 +361,12 @@ PRESETS: dict[str, Preset] = {
         ("training.epochs=2", "model.hidden_units=[2],[8]", "training.seed=1,2"), 4, check_capacity_width
     ),
     "capacity_depth": Preset(("training.epochs=2", "training.seed=1"), 5, check_capacity_depth),
-    "regularization": Preset(("training.epochs=2",), 5, check_regularization),
+    "regularization": Preset(("training.epochs=2", "training.seed=1"), 5, check_regularization),
     "random_search": Preset(
         ("training.epochs=2", "hydra.sweeper.n_trials=2"), 2, check_random_search, housing=True
+    ),
+    "tuned_search": Preset(
+        ("training.epochs=2", "hydra.sweeper.n_trials=2"), 2, check_tuned_search, housing=True
     ),
     "grid_search": Preset(
         ("training.epochs=1", "model.depth=0,1", "model.width=16", "optimizer.learning_rate=3e-2"),
