@@ -50,7 +50,7 @@ check-lock: install  ## dvc repro in a clean checkout, then fail if dvc.lock or 
 	@git diff --quiet -- dvc.lock || { git diff --stat -- dvc.lock; echo "error: dvc.lock is stale or an output differs from the committed one: run dvc repro and commit dvc.lock"; exit 1; }
 	@test -z "$$(git status --porcelain)" || { git status --short; echo "error: dvc repro changed tracked or unignored files (above): stage outputs must repeat byte for byte"; exit 1; }
 
-lessons: install  ## run every lesson's preset, check its finding: reports/lessons.md (about 30 min)
+lessons: install  ## run every lesson's preset, check its finding: reports/lessons.md (14 min on 2 cores)
 	$(PY) -m pipeline.lessons
 
 params: install  ## recompose params.yaml from conf/ (dvc repro never does)
