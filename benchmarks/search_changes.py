@@ -64,7 +64,8 @@ def main() -> None:
     for variant in VARIANTS:
         values = [scores[(variant, s)] for s in seeds]
         mean, spread = statistics.fmean(values), statistics.pstdev(values)
-        results[variant] = {"best_by_seed": dict(zip(map(str, seeds), values, strict=True)), "mean": mean, "std": spread}
+        by_seed = dict(zip(map(str, seeds), values, strict=True))
+        results[variant] = {"best_by_seed": by_seed, "mean": mean, "std": spread}
         print(
             f"{variant}: mean best {mean:,.0f} +/- {spread:,.0f} $ over seeds {args.seeds}; "
             f"{mean - baseline:+,.0f} $ against random_search; best of all {min(values):,.0f} "
