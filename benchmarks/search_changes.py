@@ -1,6 +1,6 @@
 """What does each change of `tuned_search` buy over `random_search`, over sampler seeds?
 
-    python benchmarks/search_changes.py [--seeds 42,1,2] [--jobs 2] [--json search.json]
+    python benchmarks/search_changes.py [--seeds 42,1,2] [--jobs 2] [--trials 10] [--epochs 100]
 
 Three variants of lesson 7's search at the same budget (10 trials x 3-fold CV x at most 100
 epochs, early stopping patience 10, California housing from ../shared/data/housing.csv):
@@ -41,6 +41,12 @@ def main() -> None:
     args_parser = parser(__doc__, repeats=None)
     args_parser.add_argument("--seeds", default="42,1,2", help="sampler seeds (default 42,1,2)")
     args_parser.add_argument("--jobs", type=int, default=2, help="searches at once (default 2)")
+    args_parser.add_argument(
+        "--trials", type=int, default=10, help="trials a search (default 10, the presets')"
+    )
+    args_parser.add_argument(
+        "--epochs", type=int, default=100, help="the epoch cap (default 100, the presets')"
+    )
     args = args_parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     with workspace(args) as ws:
@@ -51,6 +57,7 @@ def main() -> None:
             sweep_dir = ws.tmp / "sweeps" / label
             command = ["python", "-m", "pipeline.run", "-m", *VARIANTS[variant], f"dataset.path={HOUSING}"]
             command += [*ws.overrides, f"hydra.sweeper.sampler.seed={seed}", f"hydra.sweep.dir={sweep_dir}"]
+            command += [f"hydra.sweeper.n_trials={args.trials}", f"training.epochs={args.epochs}"]
             wall = ws.run(command, label)
             score = best_score(sweep_dir)
             print(f"{variant}, sampler seed {seed}: best CV RMSE {score:,.0f} $ ({wall:.0f} s)", flush=True)
