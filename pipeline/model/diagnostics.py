@@ -63,8 +63,9 @@ NEAR_ZERO = 1e-3  # a kernel weight with |w| below this counts as (nearly) zero:
 
 
 def distinct_share(kernel: np.ndarray, bias: np.ndarray) -> float:
-    """The share of a layer's units whose incoming weights and bias, to 5 decimals of the
-    layer's largest weight, differ from every other unit's: 1/units when all are identical."""
+    """Distinct units over units: a unit is its incoming weights and bias, compared to 5
+    decimals of the layer's largest weight; 1 when every unit differs, 1/units when all are
+    identical (what zeros initialization leaves)."""
     units = np.vstack([kernel, bias[None, :]]).T
     scale = float(np.max(np.abs(units))) or 1.0
     return len(np.unique(np.round(units / scale, 5), axis=0)) / units.shape[0]

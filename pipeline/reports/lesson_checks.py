@@ -226,7 +226,7 @@ def early_stopping(runs: Sequence[LessonRun]) -> list[Finding]:
     ]
 
 
-def seed_means(runs: Sequence[LessonRun], key: str) -> list[tuple[float, float, float]]:
+def seed_means(runs: Sequence[LessonRun]) -> list[tuple[float, float, float]]:
     """(param_count, mean train MSE, mean validation MSE) per network size, smallest first."""
     groups: dict[float, list[LessonRun]] = {}
     for r in runs:
@@ -253,7 +253,7 @@ def capacity(lesson: str, what: str) -> Check:
     validation error is lowest at a size between the smallest and the biggest."""
 
     def check(runs: Sequence[LessonRun]) -> list[Finding]:
-        sizes = seed_means(runs, "param_count")
+        sizes = seed_means(runs)
         if len(sizes) < 3:
             return [missing(lesson, f"capacity ({what})", "three network sizes", "three sizes or more")]
         train = [t for _, t, _ in sizes]
