@@ -31,6 +31,18 @@ class SyntheticConfig(Strict):
     frequency: float = Field(default=1.0, gt=0)  # synthetic: periods of the sine on [0, 1]
 
 
+class ClusterSimilarityConfig(Strict):
+    """Inputs added from some numeric columns: each row's Gaussian RBF similarity
+    exp(-gamma * squared distance) to each of `clusters` k-means centers of those columns,
+    the centers fitted on the training rows only (Geron's ClusterSimilarity). Off while
+    `columns` is empty."""
+
+    columns: list[str] = []
+    clusters: int = Field(default=10, ge=1)
+    gamma: float = Field(default=1.0, gt=0)
+    seed: int = 42
+
+
 class DatasetConfig(Strict):
     name: DatasetName
     task: TaskSetting = "regression"
@@ -47,6 +59,8 @@ class DatasetConfig(Strict):
     constant_columns: Literal["keep", "drop"] = "keep"
     # numeric features replaced by log(1 + x) (skewed counts); every value must be >= 0
     log_features: list[str] = []
+    # inputs added: the similarity of each row to k-means centers of some columns (e.g. the coordinates)
+    cluster_similarity: ClusterSimilarityConfig = ClusterSimilarityConfig()
     synthetic: SyntheticConfig | None = None
 
     @model_validator(mode="after")

@@ -57,6 +57,31 @@ def encode(frame: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(parts, index=frame.index)[encoded_names(numeric, categorical)]
 
 
+def similarity_names(clusters: int) -> list[str]:
+    """The names of the inputs `dataset.cluster_similarity` adds, one per center."""
+    return [f"cluster_{i}_similarity" for i in range(clusters)]
+
+
+def cluster_similarity(points: np.ndarray, clusters: Mapping[str, Any]) -> np.ndarray:
+    """exp(-gamma * squared Euclidean distance) from each row of `points` (its columns
+    `clusters["columns"]`) to each of `clusters["centers"]`: a rows x centers float64 array."""
+    points = np.asarray(points, dtype="float64")
+    centers = np.asarray(clusters["centers"], dtype="float64")
+    squared = np.zeros((len(points), len(centers)))
+    for j in range(centers.shape[1]):
+        squared += (points[:, j, None] - centers[None, :, j]) ** 2
+    return np.exp(-float(clusters["gamma"]) * squared)
+
+
+def with_similarities(encoded: pd.DataFrame, clusters: Mapping[str, Any] | None) -> pd.DataFrame:
+    """The encoded inputs, then (when `clusters` is given) one similarity column per center."""
+    if not clusters:
+        return encoded
+    values = cluster_similarity(encoded[list(clusters["columns"])].to_numpy(), clusters)
+    names = similarity_names(len(clusters["centers"]))
+    return pd.concat([encoded, pd.DataFrame(values, index=encoded.index, columns=names)], axis=1)
+
+
 def fit_standardizer(values: np.ndarray) -> dict[str, list[float]]:
     """Column means and standard deviations; a constant column gets scale 1 (no division by 0)."""
     values = np.asarray(values, dtype="float64")

@@ -93,7 +93,11 @@ def build_schema(frame: pd.DataFrame, dataset: DatasetConfig, features: list[str
         "categorical": categorical,
         "encoded_features": encoded_names(numeric, categorical),
     }
-    return schema | ({"log_numeric": list(dataset.log_features)} if dataset.log_features else {})
+    if dataset.log_features:
+        schema["log_numeric"] = list(dataset.log_features)
+    if dataset.cluster_similarity.columns:
+        schema["cluster_similarity"] = dataset.cluster_similarity.model_dump()
+    return schema
 
 
 def check_log_features(frame: pd.DataFrame, dataset: DatasetConfig, features: list[str], source: str) -> None:
@@ -113,6 +117,20 @@ def check_log_features(frame: pd.DataFrame, dataset: DatasetConfig, features: li
             )
 
 
+def check_cluster_columns(dataset: DatasetConfig, features: list[str]) -> None:
+    """`dataset.cluster_similarity.columns` must be numeric features, each named once."""
+    numeric = [c for c in features if c not in dataset.categorical]
+    columns = dataset.cluster_similarity.columns
+    for column in columns:
+        if column not in numeric:
+            raise PipelineError(
+                f"dataset.cluster_similarity.columns: {column!r} is not a numeric feature; "
+                f"numeric features: {numeric}"
+            )
+    if len(set(columns)) < len(columns):
+        raise PipelineError(f"dataset.cluster_similarity.columns names a column twice: {columns}")
+
+
 def normalize(
     frame: pd.DataFrame, dataset: DatasetConfig, source: str
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -128,6 +146,7 @@ def normalize(
     constant = constant_columns(frame, features, dataset.categorical)
     features = kept_features(features, constant, dataset, source)
     check_log_features(frame, dataset, features, source)
+    check_cluster_columns(dataset, features)
     frame = frame[[*features, dataset.target]]
     target = frame[dataset.target]
     labels = class_labels(target, dataset.task, source) if dataset.task != "regression" else None

@@ -2,7 +2,8 @@
 
 Nothing here keeps a partition in memory. `Prepared.parts` reads a partition's parquet
 file when it is asked for one, and `design_matrix` builds the float32 inputs column by
-column straight from the file, so the only float64 data alive at a time is one column.
+column straight from the file, so the only float64 data alive at a time is one column
+(with `dataset.cluster_similarity`, the similarity columns, computed together).
 The float32 matrices are 64-byte aligned, which lets the training loop hand them to
 TensorFlow without a copy (pipeline.model.engine).
 """
@@ -22,6 +23,7 @@ from pipeline.core.config import TrainingConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import MANIFEST_FILE, PARTS, SCALER_FILE, SCHEMA_FILE, part_file
 from pipeline.core.io import read_json
+from pipeline.data.features import cluster_similarity, similarity_names
 
 ALIGNMENT = 64  # bytes: what TensorFlow's CPU kernels need to use a buffer in place (Eigen)
 Column = Callable[[str], np.ndarray]  # a column's values by name, as float64
@@ -134,6 +136,25 @@ def parquet_columns(path: Path) -> Columns:
     return Columns(source.metadata.num_rows, column)
 
 
+def with_similarity_columns(source: Columns, clusters: Mapping[str, Any] | None) -> Columns:
+    """`source`, and (with `clusters`, the scaler's k-means centers) its similarity inputs,
+    computed together the first time one of them is asked for."""
+    if not clusters:
+        return source
+    names = similarity_names(len(clusters["centers"]))
+    computed: dict[str, np.ndarray] = {}
+
+    def column(name: str) -> np.ndarray:
+        if name not in names:
+            return source.column(name)
+        if not computed:
+            points = np.column_stack([source.column(c) for c in clusters["columns"]])
+            computed.update(zip(names, cluster_similarity(points, clusters).T, strict=True))
+        return computed[name]
+
+    return Columns(source.rows, column)
+
+
 def scaled_matrix(
     source: Columns, names: Sequence[str], stats: Mapping[str, Sequence[float]], scale: bool
 ) -> np.ndarray:
@@ -159,7 +180,8 @@ def matrices_from(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs and target, scaled with `scaler` as `training` says, as aligned float32.
     A classification target stays class indices (0.0, 1.0, ...): `scale_target` is for regression."""
-    x = scaled_matrix(source, schema["encoded_features"], scaler["features"], training.scale_features)
+    inputs = with_similarity_columns(source, scaler.get("clusters"))
+    x = scaled_matrix(inputs, scaler["features"]["names"], scaler["features"], training.scale_features)
     target = scaler["target"]
     scale_target = training.scale_target and schema.get("task", "regression") == "regression"
     y = scaled_vector(source.column(schema["target"]), target["mean"], target["std"], scale_target)

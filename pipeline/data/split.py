@@ -18,7 +18,7 @@ from pipeline.core.config import DatasetConfig, SplitConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import MANIFEST_FILE, NORMALIZED_FILE, PARTS, SCALER_FILE, SCHEMA_FILE, part_file
 from pipeline.core.io import atomic_dir, md5_file, read_json, write_json
-from pipeline.data.features import encoded_names, fit_standardizer
+from pipeline.data.features import encoded_names, fit_standardizer, with_similarities
 from pipeline.data.fingerprint import config_fingerprint, data_fingerprint
 from pipeline.data.labels import class_counts
 
@@ -85,11 +85,37 @@ def stratified_partition(
     return {part: frame.iloc[np.sort(rows[part])].reset_index(drop=True) for part in PARTS}
 
 
+def fit_clusters(train: pd.DataFrame, spec: dict[str, Any]) -> dict[str, Any]:
+    """k-means centers of the training rows' `spec["columns"]` (scikit-learn's KMeans, 10
+    seeded restarts): what `cluster_similarity` needs, with the columns and gamma."""
+    from sklearn.cluster import KMeans
+
+    points = train[spec["columns"]].to_numpy(dtype="float64")
+    distinct = len(np.unique(points, axis=0))
+    if distinct < spec["clusters"]:
+        raise PipelineError(
+            f"dataset.cluster_similarity.clusters={spec['clusters']} is more than the {distinct} distinct "
+            f"points of {spec['columns']} among the training rows; set dataset.cluster_similarity.clusters "
+            f"to at most {distinct}"
+        )
+    kmeans = KMeans(spec["clusters"], n_init=10, random_state=spec["seed"]).fit(points)
+    return {
+        "columns": list(spec["columns"]),
+        "centers": kmeans.cluster_centers_.tolist(),
+        "gamma": spec["gamma"],
+    }
+
+
 def fit_scaler(train: pd.DataFrame, schema: dict[str, Any]) -> dict[str, Any]:
-    """Standardization statistics for features and target, from the training rows only."""
-    features = schema["encoded_features"]
-    stats = fit_standardizer(train[features].to_numpy())
-    constant = [f for f in features if train[f].nunique(dropna=False) <= 1]
+    """Standardization statistics for features and target, from the training rows only; with
+    `schema["cluster_similarity"]`, also the k-means centers, and the statistics of the
+    similarity inputs they give (pipeline.data.features.with_similarities)."""
+    spec = schema.get("cluster_similarity")
+    clusters = fit_clusters(train, spec) if spec else None
+    inputs = with_similarities(train[schema["encoded_features"]], clusters)
+    features = list(inputs.columns)
+    stats = fit_standardizer(inputs.to_numpy())
+    constant = [f for f in features if inputs[f].nunique(dropna=False) <= 1]
     if constant:
         warnings.warn(f"constant feature column(s) {constant} are kept unscaled", stacklevel=2)
     # One-hot columns stay 0/1: standardized, a rare category becomes a huge input
@@ -106,6 +132,7 @@ def fit_scaler(train: pd.DataFrame, schema: dict[str, Any]) -> dict[str, Any]:
         "features": {"names": features, **stats},
         "target": {"name": schema["target"], "mean": target["mean"][0], "std": target["std"][0]},
         "constant_features": constant,
+        **({"clusters": clusters} if clusters else {}),
     }
 
 

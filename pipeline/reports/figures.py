@@ -70,7 +70,7 @@ def training_figures(
     if result.distributions:  # with diagnostics: the start, epoch 1, the end, in one picture
         moments = {moment: plotted(values) for moment, values in result.distributions.items()}
         drawer.draw("layer_distributions", moments, folder / "distributions.png")
-    inputs = len(prepared.schema["encoded_features"])
+    inputs = len(prepared.scaler["features"]["names"])
     if result.divergence is not None:
         return
     if prepared.task != "regression":

@@ -32,8 +32,10 @@ from pipeline.tracking.records import (
 
 def preprocessing_spec(prepared: Prepared, training: TrainingConfig) -> dict[str, Any]:
     """What the served model needs to turn raw rows into inputs and outputs into units."""
+    clusters = prepared.scaler.get("clusters")
     return {
         **prepared.schema,
+        **({"clusters": clusters} if clusters else {}),
         "features": prepared.scaler["features"],
         "target": prepared.scaler["target"],
         "target_column": prepared.schema["target"],

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from pipeline.data.features import encode, standardize, unstandardize
+from pipeline.data.features import encode, standardize, unstandardize, with_similarities
 from pipeline.data.outputs import label_frame, probabilities
 
 
@@ -41,7 +41,8 @@ class RawRowsRegressor(PythonModel):
         missing = [c for c in raw if c not in frame.columns]
         if missing:
             raise ValueError(f"missing input column(s) {missing}; the model takes {raw}")
-        x = encode(frame[raw], self.spec).to_numpy(dtype="float64")
+        encoded = with_similarities(encode(frame[raw], self.spec), self.spec.get("clusters"))
+        x = encoded.to_numpy(dtype="float64")
         if self.spec["scale_features"]:
             x = standardize(x, self.spec["features"])
         outputs = np.asarray(self.network(x.astype("float32"), training=False), dtype="float64")

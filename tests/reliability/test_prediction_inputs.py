@@ -69,3 +69,29 @@ print(json.dumps([float(v) for v in model.predict(pd.read_csv("rows.csv")).ravel
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert np.allclose(json.loads(done.stdout.strip().splitlines()[-1]), expected)
+
+
+def test_the_served_model_computes_the_cluster_similarities_as_training_did(
+    make_config, housing_csv, tmp_path, isolated_tracking
+):
+    """With log counts and similarities to k-means centers of the coordinates, the logged
+    model, given the raw rows of the file, makes the errors the evaluation measured: its MSE
+    over every row is the row-weighted mean of the train, validation and test MSEs."""
+    cfg = make_config(
+        "dataset=california_housing",
+        f"dataset.path={housing_csv}",
+        "dataset.log_features=[total_rooms,total_bedrooms,population,households]",
+        "dataset.cluster_similarity.columns=[latitude,longitude]",
+        "training.epochs=2",
+    )
+    report = run_job(cfg, tmp_path / "job")
+    uri = mlflow.MlflowClient(isolated_tracking).get_run(report["run_id"]).data.tags["model_uri"]
+    rows = pd.read_csv(housing_csv).dropna().reset_index(drop=True)
+    predicted = np.asarray(mlflow.pyfunc.load_model(uri).predict(rows.drop(columns="median_house_value")))
+    served_mse = float(np.mean((predicted.ravel() - rows["median_house_value"].to_numpy()) ** 2))
+    sizes = {"train": 0.6, "validation": 0.2, "test": 0.2}  # the default split's shares
+    counts = {part: round(share * len(rows)) for part, share in sizes.items()}
+    counts["train"] = len(rows) - counts["validation"] - counts["test"]
+    measured = sum(counts[p] * report[p]["original"]["mse"] for p in counts) / len(rows)
+    assert served_mse == pytest.approx(measured, rel=1e-4), (served_mse, measured)
+    assert report["test"]["original"]["rmse"] < 0.9 * rows["median_house_value"].std()  # it learned

@@ -138,3 +138,30 @@ def test_standardize_unstandardize_round_trip() -> None:
     stats = fit_standardizer(values[:10])
     np.testing.assert_allclose(unstandardize(standardize(values, stats), stats), values)
     np.testing.assert_allclose(standardize(unstandardize(values, stats), stats), values)
+
+
+CLUSTERS = {"columns": ["lat", "lon"], "centers": [[0.0, 0.0], [3.0, 4.0]], "gamma": 0.5}
+
+
+def test_cluster_similarity_is_one_at_a_center_and_falls_with_the_squared_distance() -> None:
+    from pipeline.data.features import cluster_similarity
+
+    points = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])
+    similarity = cluster_similarity(points, CLUSTERS)
+    assert similarity.shape == (3, 2)
+    assert similarity[0].tolist() == pytest.approx([1.0, np.exp(-0.5 * 25)])
+    assert similarity[1].tolist() == pytest.approx([np.exp(-0.5 * 25), 1.0])
+    assert similarity[2].tolist() == pytest.approx([np.exp(-0.5), np.exp(-0.5 * 18)])
+
+
+def test_with_similarities_appends_one_named_column_per_center_and_keeps_the_rest() -> None:
+    from pipeline.data.features import with_similarities
+
+    encoded = pd.DataFrame({"lon": [4.0, 0.0], "x": [7.0, 8.0], "lat": [3.0, 0.0]}, index=[5, 9])
+    out = with_similarities(encoded, CLUSTERS)
+    assert list(out.columns) == ["lon", "x", "lat", "cluster_0_similarity", "cluster_1_similarity"]
+    assert out.index.tolist() == [5, 9]
+    # the columns are taken by name (lat, lon), not by position
+    assert out.loc[5, "cluster_1_similarity"] == pytest.approx(1.0)
+    assert out.loc[9, "cluster_0_similarity"] == pytest.approx(1.0)
+    assert with_similarities(encoded, None) is encoded

@@ -265,3 +265,18 @@ def test_log_features_refuse_negative_values_and_non_numeric_columns() -> None:
     assert str(err.value).endswith("drop it from dataset.log_features")
     with pytest.raises(PipelineError, match="dataset.log_features: 'Type' is not a numeric feature"):
         normalize(facebook_frame(), facebook(log_features=["Type"]), SOURCE)
+
+
+def test_cluster_similarity_goes_into_the_schema_and_refuses_columns_that_are_not_numeric_features() -> None:
+    spec = {"columns": ["Page total likes", "Paid"], "clusters": 2, "gamma": 1.0, "seed": 3}
+    _, schema = normalize(facebook_frame(), facebook(cluster_similarity=spec), SOURCE)
+    assert schema["cluster_similarity"] == spec
+    _, schema = normalize(facebook_frame(), facebook(), SOURCE)
+    assert "cluster_similarity" not in schema
+    with pytest.raises(PipelineError) as err:
+        normalize(facebook_frame(), facebook(cluster_similarity=spec | {"columns": ["Type"]}), SOURCE)
+    assert str(err.value).startswith("dataset.cluster_similarity.columns: 'Type' is not a numeric feature")
+    assert str(err.value).endswith("numeric features: ['Page total likes', 'Paid']")
+    with pytest.raises(PipelineError, match="names a column twice"):
+        twice = spec | {"columns": ["Paid", "Paid"]}
+        normalize(facebook_frame(), facebook(cluster_similarity=twice), SOURCE)

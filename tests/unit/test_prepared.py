@@ -154,3 +154,29 @@ def test_target_values_reads_the_target_column_alone(prepared_dir):
     for part in PARTS:
         want = pd.read_parquet(prepared_dir / part_file(part))["target"].to_numpy(dtype="float64")
         np.testing.assert_array_equal(target_values(prepared, part), want)
+
+
+def test_training_inputs_with_cluster_similarity_are_the_served_models_inputs(tmp_path):
+    """The design matrix (training, evaluation) and the served model's encoding
+    (with_similarities, then standardize) give the same numbers, similarity columns last."""
+    from pipeline.data.features import with_similarities
+
+    parts = {
+        part: frame(rows, seed) for seed, (part, rows) in enumerate(zip(PARTS, (300, 80, 80), strict=True))
+    }
+    clusters = {"columns": ["a", "b"], "clusters": 3, "gamma": 1e-8, "seed": 0}
+    schema = {"encoded_features": FEATURES, "target": "target", "numeric": ["a", "b"], "categorical": {}}
+    schema |= {"cluster_similarity": clusters}
+    for part, rows in parts.items():
+        rows.to_parquet(tmp_path / part_file(part), index=False)
+    write_json(tmp_path / SCHEMA_FILE, schema)
+    write_json(tmp_path / SCALER_FILE, fit_scaler(parts["train"], schema))
+    write_json(tmp_path / MANIFEST_FILE, {"rows": {p: len(f) for p, f in parts.items()}})
+    prepared = load_prepared(tmp_path)
+    training = TrainingConfig(epochs=1, batch_size=32)
+    x, _ = design_matrix(prepared, "test", training)
+    assert x.shape == (80, len(FEATURES) + 3)
+    served = with_similarities(parts["test"][FEATURES], prepared.scaler["clusters"]).to_numpy()
+    want = standardize(served, prepared.scaler["features"]).astype("float32")
+    assert x.tobytes() == want.tobytes()
+    assert np.ptp(x[:, -3:], axis=0).min() > 0.5  # the similarities vary: gamma suits b's spread

@@ -143,3 +143,41 @@ def test_one_hot_columns_are_not_standardized_so_rare_categories_stay_small():
     assert scaler["features"]["mean"][1:] == [0.0, 0.0]
     assert scaler["features"]["std"][1:] == [1.0, 1.0]
     assert scaler["features"]["std"][0] == pytest.approx(np.arange(100).std())
+
+
+def two_towns(rows: int = 60) -> pd.DataFrame:
+    """Points around (0, 0) and (10, 10), half each, and a target."""
+    rng = np.random.default_rng(0)
+    centers = np.repeat([[0.0, 0.0], [10.0, 10.0]], rows // 2, axis=0)
+    points = centers + rng.normal(scale=0.1, size=(rows, 2))
+    return pd.DataFrame({"x1": points[:, 0], "x2": points[:, 1], "y": rng.normal(size=rows)})
+
+
+CLUSTER_SCHEMA = SCHEMA | {
+    "cluster_similarity": {"columns": ["x1", "x2"], "clusters": 2, "gamma": 1.0, "seed": 0}
+}
+
+
+def test_fit_scaler_fits_cluster_centers_on_the_training_rows_and_scales_their_similarities() -> None:
+    frame = two_towns()
+    train = frame.iloc[:40]  # 30 rows of the first town, 10 of the second
+    scaler = fit_scaler(train, CLUSTER_SCHEMA)
+    centers = sorted(map(tuple, np.round(scaler["clusters"]["centers"], 0)))
+    assert centers == [(0.0, 0.0), (10.0, 10.0)], scaler["clusters"]
+    assert scaler["clusters"]["columns"] == ["x1", "x2"] and scaler["clusters"]["gamma"] == 1.0
+    names = scaler["features"]["names"]
+    assert names == ["x1", "x2", "cluster_0_similarity", "cluster_1_similarity"]
+    # the similarity columns' statistics are those of the training rows: a 30/10 mix of ~1 and ~0
+    share = sorted(scaler["features"]["mean"][2:])
+    assert share == pytest.approx([0.25, 0.75], abs=0.02)
+    assert "clusters" not in fit_scaler(train, SCHEMA)  # off: the scaler is as before
+
+
+def test_more_clusters_than_distinct_training_points_is_one_error_naming_the_key() -> None:
+    train = pd.DataFrame({"x1": [1.0, 1.0, 2.0], "x2": [0.0, 0.0, 0.0], "y": [1.0, 2.0, 3.0]})
+    schema = SCHEMA | {
+        "cluster_similarity": {"columns": ["x1", "x2"], "clusters": 3, "gamma": 1.0, "seed": 0}
+    }
+    with pytest.raises(PipelineError) as err:
+        fit_scaler(train, schema)
+    assert str(err.value).endswith("set dataset.cluster_similarity.clusters to at most 2")
