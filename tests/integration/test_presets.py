@@ -261,11 +261,17 @@ def check_random_search(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any
 def check_tuned_search(sweep: Sweep, rows: list[dict[str, str]], runs: list[Any]) -> None:
     check_random_search(sweep, rows, runs)  # the same space, budget and records
     for run in runs:
-        assert run.data.params["model.initializer"] == "he_normal"
+        params = run.data.params
+        assert (params["optimizer.name"], params["model.activation"], params["model.initializer"]) == (
+            "adam",
+            "elu",
+            "he_normal",
+        ), params
         assert (
-            run.data.params["dataset.log_features"]
-            == "['total_rooms', 'total_bedrooms', 'population', 'households']"
+            params["dataset.log_features"] == "['total_rooms', 'total_bedrooms', 'population', 'households']"
         )
+        assert params["dataset.cluster_similarity.columns"] == "['latitude', 'longitude']"
+        assert params["dataset.cluster_similarity.clusters"] == "10"
     job_config = yaml.safe_load((sweep.sweep_dir / "0" / ".hydra" / "hydra.yaml").read_text())
     sampler = job_config["hydra"]["sweeper"]["sampler"]
     assert sampler["_target_"] == "optuna.samplers.TPESampler" and sampler["n_startup_trials"] == 4, sampler
