@@ -71,7 +71,7 @@ def run_job(
             recorder.log_metrics(cv)
         figures = out_dir / FIGURES_DIR
         result = train_and_record(
-            cfg, prepared, out_dir / MODEL_DIR, out_dir / HISTORY_FILE, recorder, figures
+            cfg, prepared, out_dir / MODEL_DIR, out_dir / HISTORY_FILE, recorder, figures, drawer
         )
         report = evaluate_and_record(
             cfg.training,
@@ -84,6 +84,9 @@ def run_job(
             figures,
             drawer,
         )
+        for picture in drawer.wait():  # what evaluation left pending (a diverged run's curves)
+            if recorder is not None:
+                recorder.log_artifact(picture, "figures")
         run_id = recorder.run_id if recorder is not None else None
     print(describe(result))
     return {

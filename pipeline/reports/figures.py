@@ -35,10 +35,15 @@ class Drawer:
         ] = []
 
     def draw(self, figure: str, *args: Any) -> None:
-        outcome = (
-            self.pool.submit(plots.draw, figure, args) if self.pool is not None else plots.draw(figure, args)
-        )
-        self._pending.append((figure, outcome))
+        """Draw `figure` in the pool or, without one or when the pool takes no more work (its
+        process died, or it was shut down), at once in this process."""
+        outcome: Future[tuple[Path | None, str | None]] | tuple[Path | None, str | None] | None = None
+        if self.pool is not None:
+            try:
+                outcome = self.pool.submit(plots.draw, figure, args)
+            except RuntimeError:  # BrokenProcessPool is one; so is a pool already shut down
+                self.pool = None
+        self._pending.append((figure, outcome if outcome is not None else plots.draw(figure, args)))
 
     def wait(self) -> list[Path]:
         """The files drawn so far, in the order asked; failures are printed as warnings."""

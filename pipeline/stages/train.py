@@ -54,7 +54,10 @@ def train_and_record(
     drawer: Drawer | None = None,
 ) -> TrainResult:
     """Train; write the model with its preprocessing spec, the history and (into
-    `figures_dir`, through `drawer`) the pictures; record them all in the run, if any."""
+    `figures_dir`) the pictures; record them all in the run, if any. With a `drawer` of the
+    caller's, the pictures are left pending in it: whoever waits on it logs them (the job
+    does, after evaluation, so that drawing overlaps the rest of the run)."""
+    own_drawer = drawer is None
     drawer = drawer or Drawer()
     train = design_matrix(prepared, "train", cfg.training)
     validation = design_matrix(prepared, "validation", cfg.training)
@@ -92,7 +95,8 @@ def train_and_record(
     if figures_dir is not None:
         training_figures(result, prepared, cfg.training, figures_dir, drawer)
     if recorder is None:
-        drawer.wait()
+        if own_drawer:
+            drawer.wait()
         return result
     if result.divergence is not None:
         recorder.status = "FAILED"
@@ -110,8 +114,9 @@ def train_and_record(
     recorder.log_artifact(history_file, "reports")
     if distributions_file is not None:
         recorder.log_artifact(distributions_file, "reports")
-    for picture in drawer.wait():
-        recorder.log_artifact(picture, "figures")
+    if own_drawer:
+        for picture in drawer.wait():
+            recorder.log_artifact(picture, "figures")
     return result
 
 

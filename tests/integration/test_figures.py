@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mlflow
@@ -54,3 +55,53 @@ def test_a_run_without_tracking_still_draws_its_pictures(make_config, tmp_path):
     assert report["run_id"] is None
     drawn = {p.name for p in (tmp_path / "job" / "figures").glob("*.png")}
     assert drawn >= {"learning_curves.png"} | EVALUATION
+
+
+class CountingPool(ThreadPoolExecutor):
+    """A pool that remembers which pictures it was given to draw."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.figures: list[str] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.figures.append(args[0])
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_with_a_pool_every_picture_of_the_run_is_drawn_there_and_logged(
+    make_config, tmp_path, isolated_tracking
+):
+    """The pool is what keeps matplotlib off the training process in a sweep: the training
+    pictures go there as well as the evaluation ones, and the run still logs them all."""
+    cfg = make_config("dataset=synthetic", "model.hidden_units=[8,8]", "training.diagnostics=true")
+    with CountingPool() as pool:
+        report = run_job(cfg, tmp_path / "job", pool=pool)
+    assert sorted(pool.figures) == sorted(
+        [
+            "learning_curves",
+            "layer_diagnostics",
+            "layer_distributions",
+            "function_fit",
+            "unit_activations",
+            "predicted_vs_actual",
+            "residuals",
+        ]
+    )
+    client = mlflow.MlflowClient(isolated_tracking)
+    logged = {a.path for a in client.list_artifacts(report["run_id"], "figures")}
+    assert logged == {f"figures/{name}" for name in TRAINING | EVALUATION}
+
+
+def test_a_diverged_run_in_a_pool_still_logs_its_learning_curves(make_config, tmp_path, isolated_tracking):
+    """Evaluation stops early for a diverged run; the curves drawn in the pool are still
+    waited for and logged, so the run shows how it blew up."""
+    cfg = make_config("optimizer=sgd", "optimizer.learning_rate=1e6", "training.epochs=3")
+    with CountingPool() as pool:
+        report = run_job(cfg, tmp_path / "job", pool=pool)
+    assert report["status"] == "diverged"
+    assert "learning_curves" in pool.figures
+    client = mlflow.MlflowClient(isolated_tracking)
+    assert client.get_run(report["run_id"]).info.status == "FAILED"
+    logged = {a.path for a in client.list_artifacts(report["run_id"], "figures")}
+    assert "figures/learning_curves.png" in logged, logged

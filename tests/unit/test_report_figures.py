@@ -47,3 +47,14 @@ def test_evaluation_pictures_show_validation_and_test(tmp_path: Path) -> None:
     drawn = drawer.wait()
     assert drawn == [tmp_path / "predicted_vs_actual.png", tmp_path / "residuals.png"]
     assert all(is_png(path) for path in drawn)
+
+
+def test_a_pool_that_takes_no_more_work_leaves_the_pictures_to_this_process(tmp_path: Path) -> None:
+    """A pool shut down (or broken: its process died) does not fail the run: the picture is
+    drawn at once instead."""
+    with drawing_pool() as pool:
+        pass
+    drawer = Drawer(pool)
+    drawer.draw("learning_curves", HISTORY, tmp_path / "learning_curves.png")
+    assert drawer.wait() == [tmp_path / "learning_curves.png"]
+    assert is_png(tmp_path / "learning_curves.png")
