@@ -22,6 +22,7 @@ from pipeline.reports.canvas import figure as _figure
 from pipeline.reports.canvas import save as _save
 
 MAX_UNIT_LINES = 64  # more hidden units than this are subsampled in the unit plot
+DRAWING_WORKERS = 2  # a job's pictures drawn two at a time: it waits less for them at its end
 
 
 def learning_curves(
@@ -230,10 +231,13 @@ def _leave_signals_to_parent() -> None:
 
 @contextmanager
 def drawing_pool() -> Iterator[Executor]:
-    """One worker process that draws pictures with `draw`, started on first use and fresh
-    (spawn: never a fork of a process that runs TensorFlow); shut down when the block ends."""
+    """Up to DRAWING_WORKERS worker processes that draw pictures with `draw`, each started
+    when the work needs it and fresh (spawn: never a fork of a process that runs TensorFlow);
+    shut down when the block ends."""
     pool = ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_leave_signals_to_parent
+        max_workers=DRAWING_WORKERS,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_leave_signals_to_parent,
     )
     try:
         yield pool
