@@ -74,13 +74,15 @@ def test_dvc_repro(tmp_path: Path) -> None:
 
 def test_memory(tmp_path: Path) -> None:
     out, printed = bench(tmp_path, "memory", "--rows", "3000", "--baseline-rows", "500", "--epochs", "1")
-    for key in ("big_prepare", "big_project", "big_course", "baseline_project"):
+    for key in ("big_prepare", "big_project", "big_training", "big_course", "baseline_project"):
         assert out[key]["peak_rss_mb"] >= out[key]["rss_after_imports_mb"] > 0, key
     assert out["big_project"]["train_rows"] == 1800 and out["big_project"]["epochs"] == 1
+    assert out["big_training"]["train_rows"] == 1800 and out["big_training"]["epochs"] == 1
     assert positive([v for v in out["rows_per_s"].values()])
-    assert {"above_imports", "less_baseline", "peak_rss_over_table", "within_2"} <= set(out["copies"])
+    expected = {"above_imports", "less_baseline", "peak_rss_over_table", "within_2", "training"}
+    assert expected | {"training_less_baseline"} <= set(out["copies"])
     assert out["copies"]["table_mb"] > 0
-    assert "copies" in printed
+    assert "copies" in printed and "training alone" in printed
 
 
 def test_pictures_and_diagnostics_cost(tmp_path: Path) -> None:
