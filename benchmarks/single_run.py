@@ -10,7 +10,10 @@
    course <= 0.2.
 2. In this (warm) process: `run_job` recorded synchronously, recorded with
    `tracking.async_logging=true`, and with `tracking.enabled=false` (what recording costs; the
-   old target of recorded / off <= 1.10 was withdrawn by issue 14).
+   old target of recorded / off <= 1.10 was withdrawn by issue 14), beside the course's
+   `Sequential` + `fit` called here (benchmarks/course.fit). recorded / course fit is the
+   ratio the pre-reshape benchmark reported as "b/a" (issue 14's "today 0.08x"): both sides
+   warm, no interpreter start, imports or teardown.
 
 Each variant runs once untimed first (2 epochs: TensorFlow's kernels, the store's schema, the
 OS's file cache); the figures are medians of --repeats.
@@ -25,8 +28,10 @@ import sys
 import time
 from typing import Any
 
+import course
 from common import (
     Workspace,
+    arrays,
     compose,
     course_command,
     course_job,
@@ -80,6 +85,19 @@ def in_process(ws: Workspace, cfg: Any) -> dict[str, Any]:
     }
 
 
+def course_in_process(job: dict[str, Any], parts: tuple[Any, Any, Any, Any]) -> dict[str, Any]:
+    """The course's build + compile + fit in this process, with TensorFlow's graph optimizer
+    on as a course script has it (the project's runs switch it per fit). TensorFlow's threads
+    are this process's: one per op, as the project's first run set them."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.clear_session(free_memory=True)
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": False})
+    seconds, history = course.fit(job, *parts)
+    return {"seconds": seconds, "val_mse": float(history["val_mse"][-1]), "status": "finished"}
+
+
 def summary(reps: list[dict[str, Any]]) -> dict[str, Any]:
     keys = [k for k, v in reps[0].items() if isinstance(v, float)]
     return {"runs": reps} | {f"median_{k}": median([r[k] for r in reps if r[k] is not None]) for k in keys}
@@ -110,12 +128,14 @@ def main() -> None:
             "recorded_async": compose(ws.lab(args.epochs, "tracking.async_logging=true")),
             "tracking_off": compose(ws.lab(args.epochs, "tracking.enabled=false")),
         }
-        print("in-process run_job: warm-up (2 epochs, untimed) ...", flush=True)
+        parts = arrays(cfgs["recorded"])
+        print("in-process run_job and course fit: warm-up (2 epochs, untimed) ...", flush=True)
         for cfg in cfgs.values():
             in_process(ws, cfg.model_copy(update={"training": cfg.training.model_copy(update={"epochs": 2})}))
-        warm = interleaved(
-            {name: lambda cfg=cfg: in_process(ws, cfg) for name, cfg in cfgs.items()}, args.repeats
-        )
+        course_in_process(job | {"epochs": 2}, parts)
+        variants = {name: lambda cfg=cfg: in_process(ws, cfg) for name, cfg in cfgs.items()}
+        variants["course_fit"] = lambda: course_in_process(job, parts)
+        warm = interleaved(variants, args.repeats)
         runs = ws.runs()
         results["mlflow_runs"] = len(runs)
         results["mlflow_runs_finished"] = sum(r.info.status == "FINISHED" for r in runs)
@@ -128,6 +148,7 @@ def main() -> None:
         "recorded/off (in process)": ratio(ip["recorded"], ip["tracking_off"]),
         "async/off (in process)": ratio(ip["recorded_async"], ip["tracking_off"]),
         "async/recorded (in process)": ratio(ip["recorded_async"], ip["recorded"]),
+        "recorded/course fit (in process)": ratio(ip["recorded"], ip["course_fit"]),
     }
     n = args.repeats
     lines = [
@@ -140,12 +161,12 @@ def main() -> None:
         f"  course script (Sequential + fit, no tracking)    {fmt(cou['median_seconds']):>7}s "
         f"(imports {fmt(cou['median_import_s'])}s, build + fit {fmt(cou['median_fit_s'])}s)",
         f"  ratio project/course: {fmt(results['ratios']['project/course (processes)'])} (target <= 0.2)",
-        "in this warm process, run_job from start to return:",
+        "in this warm process, from start to return (course_fit: build + compile + fit):",
     ]
     for name, row in results["in_process"].items():
         mse = median([r["val_mse"] for r in row["runs"]])
         lines.append(
-            f"  {name:<16} {fmt(row['median_seconds']):>6}s (training {fmt(row['median_train_s'])}s, "
+            f"  {name:<16} {fmt(row['median_seconds']):>6}s (training {fmt(row.get('median_train_s'))}s, "
             f"val MSE {fmt(mse, '.4f')}, {row['runs'][-1]['status']})"
         )
     lines.append("  ratios: " + ", ".join(f"{k} {fmt(v)}" for k, v in list(results["ratios"].items())[1:]))

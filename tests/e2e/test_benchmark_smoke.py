@@ -33,10 +33,12 @@ def test_single_run(tmp_path: Path) -> None:
     for name in ("project", "course"):
         assert positive([r["seconds"] for r in out["processes"][name]["runs"]]), name
     assert out["processes"]["project"]["runs"][0]["status"] == "finished"
-    assert set(out["in_process"]) == {"recorded", "recorded_async", "tracking_off"}
+    assert set(out["in_process"]) == {"recorded", "recorded_async", "tracking_off", "course_fit"}
     rows = [row["runs"][0] for row in out["in_process"].values()]
     assert positive([r["seconds"] for r in rows]) and all(r["status"] == "finished" for r in rows)
-    assert len({r["val_mse"] for r in rows}) == 1  # the same network, trained the same way
+    project = [out["in_process"][name]["runs"][0] for name in ("recorded", "recorded_async", "tracking_off")]
+    assert len({r["val_mse"] for r in project}) == 1  # the same network, trained the same way
+    assert out["in_process"]["course_fit"]["runs"][0]["val_mse"] > 0
     # warm-up and timed runs: 2 of the process, 2 each of recorded and recorded_async (off records none)
     assert out["mlflow_runs"] == 6 and out["mlflow_runs_finished"] == 6, out
     assert all(v is not None for v in out["ratios"].values())
