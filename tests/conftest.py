@@ -15,15 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from shared_data import FACEBOOK_CSV, HOUSING_CSV, ROOT
 from team_server import TeamServer, start_postgres, start_team_server
 
 from pipeline.core.config import Config
 from pipeline.experiments.compose import compose_config
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
-FACEBOOK_CSV = SHARED_DATA / "dataset_Facebook.csv"
-HOUSING_CSV = SHARED_DATA / "housing.csv"
 
 
 @pytest.fixture(autouse=True)

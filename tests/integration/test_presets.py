@@ -9,13 +9,16 @@ sweep and logged on the parent. Command-line sweep overrides take precedence ove
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from shared_data import HOUSING_CSV
 from sweep_helpers import (
     ROOT,
     Sweep,
@@ -395,21 +398,52 @@ def test_every_preset_is_covered() -> None:
     assert on_disk == sorted(PRESETS), "a preset in conf/experiment/ has no shrunk run in this test"
 
 
+def selected_presets(session: pytest.Session) -> list[str]:
+    """The presets whose shrunk sweep this session's selected tests in this module will ask for."""
+    names: list[str] = []
+    for item in session.items:
+        if item.path != Path(__file__) or "preset_sweeps" not in getattr(item, "fixturenames", ()):
+            continue
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("name") if callspec is not None else "optimizers"
+        if name in PRESETS and name not in names:
+            names.append(name)
+    return names
+
+
 @pytest.fixture(scope="module")
-def preset_sweeps(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Sweep]:
-    """Run a preset's shrunk sweep once per module (the compare test reuses one)."""
-    done: dict[str, Sweep] = {}
+def preset_sweeps(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Sweep]]:
+    """Run each selected preset's shrunk sweep once per module (the compare test reuses one).
 
-    def sweep(name: str, housing: Path | None = None) -> Sweep:
-        if name not in done:
+    The sweeps start together, two at a time: each is mostly one busy process (importing
+    TensorFlow, composing, recording), so on a 2-core machine two overlap well. A housing
+    preset starts only where the shared housing data is present (its test skips otherwise).
+    """
+    workers = max(1, min(2, os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preset-sweep")
+    started: dict[str, Future[Sweep]] = {}
+
+    def start(name: str) -> Future[Sweep]:
+        if name not in started:
             preset = PRESETS[name]
-            extra = [f"dataset.path={hydra_value(housing)}"] if preset.housing else []
-            done[name] = run_sweep(
-                tmp_path_factory.mktemp(f"preset-{name}"), f"+experiment={name}", *preset.overrides, *extra
-            )
-        return done[name]
+            extra = [f"dataset.path={hydra_value(HOUSING_CSV)}"] if preset.housing else []
+            store = tmp_path_factory.mktemp(f"preset-{name}")
+            started[name] = pool.submit(run_sweep, store, f"+experiment={name}", *preset.overrides, *extra)
+        return started[name]
 
-    return sweep
+    for name in selected_presets(request.session):
+        if not PRESETS[name].housing or HOUSING_CSV.is_file():
+            start(name)
+
+    def sweep(name: str) -> Sweep:
+        return start(name).result()
+
+    yield sweep
+    for future in started.values():
+        future.cancel()
+    pool.shutdown(wait=True)
 
 
 # Presets whose code paths the default run already covers (a config group swept, divergence,
@@ -431,8 +465,9 @@ def test_preset_runs_shrunk_and_compares_every_job(
     name: str, preset_sweeps: Callable[..., Sweep], request: pytest.FixtureRequest
 ) -> None:
     preset = PRESETS[name]
-    housing = request.getfixturevalue("housing_csv") if preset.housing else None
-    sweep = preset_sweeps(name, housing)
+    if preset.housing:
+        request.getfixturevalue("housing_csv")  # skips where the shared housing data is absent
+    sweep = preset_sweeps(name)
 
     assert sweep.returncode == preset.returncode, sweep.output()
     assert "Traceback" not in sweep.stderr, sweep.output()

@@ -10,7 +10,11 @@ import re
 import struct
 import subprocess
 import termios
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+import pytest
 
 
 def on_a_terminal(project: Any, *args: str) -> tuple[int, str]:
@@ -34,10 +38,51 @@ def on_a_terminal(project: Any, *args: str) -> tuple[int, str]:
     return process.wait(timeout=600), b"".join(chunks).decode("utf-8", errors="replace")
 
 
-def test_a_run_on_a_terminal_redraws_one_progress_line(project: Any) -> None:
-    code, screen = on_a_terminal(
-        project, "python", "-m", "pipeline.run", "training.epochs=60", "tracking.log_model=false"
-    )
+# Each test's command (after `python -m pipeline.run`), run in a copy of its own.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "terminal": ("training.epochs=60", "tracking.log_model=false"),
+    "pipe": ("training.epochs=30", "training.progress_interval_s=0", "tracking.log_model=false"),
+    "quiet": (
+        "training.epochs=10",
+        "training.progress=false",
+        "training.progress_interval_s=0",
+        "tracking.log_model=false",
+    ),
+    "sweep": (
+        "-m",
+        "optimizer=sgd,adam",
+        "training.seed=1,2",
+        "training.epochs=2",
+        "tracking.log_model=false",
+    ),
+}
+
+
+def run_command_in_copy(project_factory: Callable[[str], Any], name: str) -> tuple[int, str, str]:
+    """COMMANDS[name] in a fresh copy of the project: exit status, stdout, stderr. The
+    terminal's command has stdout and stderr on one pseudo-terminal, all in `stdout`."""
+    project = project_factory(name)
+    args = ("python", "-m", "pipeline.run", *COMMANDS[name])
+    if name == "terminal":
+        code, screen = on_a_terminal(project, *args)
+        return code, screen, ""
+    result = project.run(*args)
+    return result.returncode, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def runs(project_factory: Callable[[str], Any]) -> Iterator[dict[str, Future[tuple[int, str, str]]]]:
+    """Every command of this module, started together and run two at a time: each is mostly
+    one busy process (importing TensorFlow, composing, recording), so on 2 cores two overlap."""
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        futures = {name: pool.submit(run_command_in_copy, project_factory, name) for name in COMMANDS}
+        yield futures
+        for future in futures.values():
+            future.cancel()
+
+
+def test_a_run_on_a_terminal_redraws_one_progress_line(runs: dict[str, Future[tuple[int, str, str]]]) -> None:
+    code, screen, _ = runs["terminal"].result()
     assert code == 0, screen[-3000:]
     drawn = [part for part in re.split(r"[\r\n]", screen) if part.startswith("train:") and "%|" in part]
     assert drawn, screen[-3000:]
@@ -49,50 +94,28 @@ def test_a_run_on_a_terminal_redraws_one_progress_line(project: Any) -> None:
     assert re.search(r"train: 60 epochs in [\d.]+s; final train_loss", screen)  # the summary line after it
 
 
-def test_a_run_on_a_pipe_prints_plain_lines_without_control_codes(project: Any) -> None:
-    result = project.run(
-        "python",
-        "-m",
-        "pipeline.run",
-        "training.epochs=30",
-        "training.progress_interval_s=0",
-        "tracking.log_model=false",
-    )
-    output = result.stdout + result.stderr
+def test_a_run_on_a_pipe_prints_plain_lines_without_control_codes(
+    runs: dict[str, Future[tuple[int, str, str]]],
+) -> None:
+    _, stdout, stderr = runs["pipe"].result()
+    output = stdout + stderr
     assert "\r" not in output and "\x1b[" not in output
-    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("train: epoch")]
-    assert len(lines) == 30, result.stderr[-3000:]
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("train: epoch")]
+    assert len(lines) == 30, stderr[-3000:]
     assert re.fullmatch(
         r"train: epoch 30/30, train_loss \S+, val_loss \S+, [\d.]+ s elapsed, about 0\.0 s left", lines[-1]
     )
 
 
-def test_progress_false_leaves_only_the_summary(project: Any) -> None:
-    result = project.run(
-        "python",
-        "-m",
-        "pipeline.run",
-        "training.epochs=10",
-        "training.progress=false",
-        "training.progress_interval_s=0",
-        "tracking.log_model=false",
-    )
-    assert "train: epoch" not in result.stdout + result.stderr
-    assert "train: 10 epochs in" in result.stdout
+def test_progress_false_leaves_only_the_summary(runs: dict[str, Future[tuple[int, str, str]]]) -> None:
+    _, stdout, stderr = runs["quiet"].result()
+    assert "train: epoch" not in stdout + stderr
+    assert "train: 10 epochs in" in stdout
 
 
-def test_a_sweep_prints_a_line_per_job_start_and_end(project: Any) -> None:
-    result = project.run(
-        "python",
-        "-m",
-        "pipeline.run",
-        "-m",
-        "optimizer=sgd,adam",
-        "training.seed=1,2",
-        "training.epochs=2",
-        "tracking.log_model=false",
-    )
-    lines = result.stdout.splitlines()
+def test_a_sweep_prints_a_line_per_job_start_and_end(runs: dict[str, Future[tuple[int, str, str]]]) -> None:
+    _, stdout, _ = runs["sweep"].result()
+    lines = stdout.splitlines()
     started = [
         ln
         for ln in lines
@@ -101,5 +124,5 @@ def test_a_sweep_prints_a_line_per_job_start_and_end(project: Any) -> None:
     ended = [
         ln for ln in lines if re.match(r"job [1-4]/4 ended: \S+ finished, objective [\d.e+-]+, [\d.]+ s$", ln)
     ]
-    assert len(started) == 4 and len(ended) == 4, result.stdout[-3000:]
+    assert len(started) == 4 and len(ended) == 4, stdout[-3000:]
     assert [ln.split()[1] for ln in ended] == ["1/4", "2/4", "3/4", "4/4"]
