@@ -16,6 +16,7 @@ import re
 import subprocess
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,13 @@ class Sweep:
 
     def artifact_paths(self, run_id: str, folder: str | None = None) -> set[str]:
         return {a.path for a in self.client().list_artifacts(run_id, folder)}
+
+
+def command_pool() -> ThreadPoolExecutor:
+    """A pool that runs a module's commands two at a time (one at a time on one core). Each
+    command is mostly one busy process (importing TensorFlow, composing, recording), so on a
+    2-core machine two of them overlap well. Shut it down with `cancel_futures=True`."""
+    return ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1)), thread_name_prefix="command")
 
 
 def sweep_overrides(store: Path) -> list[str]:

@@ -9,9 +9,8 @@ sweep and logged on the parent. Command-line sweep overrides take precedence ove
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from sweep_helpers import (
     assert_models_in_store,
     assert_parent_report,
     command_env,
+    command_pool,
     hydra_value,
     run_command_checked,
     run_sweep,
@@ -417,12 +417,10 @@ def preset_sweeps(
 ) -> Iterator[Callable[..., Sweep]]:
     """Run each selected preset's shrunk sweep once per module (the compare test reuses one).
 
-    The sweeps start together, two at a time: each is mostly one busy process (importing
-    TensorFlow, composing, recording), so on a 2-core machine two overlap well. A housing
-    preset starts only where the shared housing data is present (its test skips otherwise).
+    The sweeps start together, two at a time (`command_pool`). A housing preset starts
+    only where the shared housing data is present (its test skips otherwise).
     """
-    workers = max(1, min(2, os.cpu_count() or 1))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preset-sweep")
+    pool = command_pool()
     started: dict[str, Future[Sweep]] = {}
 
     def start(name: str) -> Future[Sweep]:
@@ -441,9 +439,7 @@ def preset_sweeps(
         return start(name).result()
 
     yield sweep
-    for future in started.values():
-        future.cancel()
-    pool.shutdown(wait=True)
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 # Presets whose code paths the default run already covers (a config group swept, divergence,

@@ -11,10 +11,11 @@ import struct
 import subprocess
 import termios
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
+from sweep_helpers import command_pool
 
 
 def on_a_terminal(project: Any, *args: str) -> tuple[int, str]:
@@ -72,13 +73,10 @@ def run_command_in_copy(project_factory: Callable[[str], Any], name: str) -> tup
 
 @pytest.fixture(scope="module")
 def runs(project_factory: Callable[[str], Any]) -> Iterator[dict[str, Future[tuple[int, str, str]]]]:
-    """Every command of this module, started together and run two at a time: each is mostly
-    one busy process (importing TensorFlow, composing, recording), so on 2 cores two overlap."""
-    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-        futures = {name: pool.submit(run_command_in_copy, project_factory, name) for name in COMMANDS}
-        yield futures
-        for future in futures.values():
-            future.cancel()
+    """Every command of this module, started together and run two at a time (`command_pool`)."""
+    pool = command_pool()
+    yield {name: pool.submit(run_command_in_copy, project_factory, name) for name in COMMANDS}
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def test_a_run_on_a_terminal_redraws_one_progress_line(runs: dict[str, Future[tuple[int, str, str]]]) -> None:
