@@ -72,11 +72,13 @@ def course_process(ws: Workspace, data: Any, job: dict[str, Any]) -> dict[str, A
     }
 
 
-def in_process(ws: Workspace, cfg: Any) -> dict[str, Any]:
+def in_process(ws: Workspace, cfg: Any, pool: Any) -> dict[str, Any]:
+    """`run_job` as `python -m pipeline.run` calls it for a single run: its pictures drawn in
+    the picture pool, and waited for."""
     from pipeline.experiments.job import run_job
 
     started = time.perf_counter()
-    out = quietly(lambda: run_job(cfg, ws.tmp / "runs" / str(next(LABELS))))
+    out = quietly(lambda: run_job(cfg, ws.tmp / "runs" / str(next(LABELS)), None, pool))
     return {
         "seconds": time.perf_counter() - started,
         "train_s": out["training_time_s"],
@@ -130,12 +132,16 @@ def main() -> None:
         }
         parts = arrays(cfgs["recorded"])
         print("in-process run_job and course fit: warm-up (2 epochs, untimed) ...", flush=True)
-        for cfg in cfgs.values():
-            in_process(ws, cfg.model_copy(update={"training": cfg.training.model_copy(update={"epochs": 2})}))
-        course_in_process(job | {"epochs": 2}, parts)
-        variants = {name: lambda cfg=cfg: in_process(ws, cfg) for name, cfg in cfgs.items()}
-        variants["course_fit"] = lambda: course_in_process(job, parts)
-        warm = interleaved(variants, args.repeats)
+        from pipeline.reports.plots import drawing_pool
+
+        with drawing_pool() as pool:
+            for cfg in cfgs.values():
+                short = cfg.training.model_copy(update={"epochs": 2})
+                in_process(ws, cfg.model_copy(update={"training": short}), pool)
+            course_in_process(job | {"epochs": 2}, parts)
+            variants = {name: lambda cfg=cfg: in_process(ws, cfg, pool) for name, cfg in cfgs.items()}
+            variants["course_fit"] = lambda: course_in_process(job, parts)
+            warm = interleaved(variants, args.repeats)
         runs = ws.runs()
         results["mlflow_runs"] = len(runs)
         results["mlflow_runs_finished"] = sum(r.info.status == "FINISHED" for r in runs)

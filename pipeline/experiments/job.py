@@ -28,6 +28,7 @@ from pipeline.stages.evaluate import evaluate_and_record
 from pipeline.stages.train import train_and_record
 from pipeline.tracking.recorder import tracked_run
 from pipeline.tracking.records import recorded_params
+from pipeline.tracking.store import mlflow_client
 
 
 def placement_tags() -> dict[str, str]:
@@ -39,15 +40,48 @@ def placement_tags() -> dict[str, str]:
     return tags
 
 
+class LatePictures:
+    """A sweep's per-run pictures still being drawn in the picture pool when their runs
+    ended: `log()` waits for them and adds each to its run's `figures/` (at the sweep's end),
+    so that drawing never holds up the next job."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, str, Drawer]] = []
+
+    def add(self, uri: str, run_id: str, drawer: Drawer) -> None:
+        self.runs.append((uri, run_id, drawer))
+
+    def log(self) -> int:
+        """Wait for every picture and log it into its run; the number logged. A picture the
+        store does not take is a warning, never a failure of the sweep."""
+        logged = 0
+        runs, self.runs = self.runs, []
+        for uri, run_id, drawer in runs:
+            client = mlflow_client(uri)
+            for picture in drawer.wait():
+                try:
+                    client.log_artifact(run_id, str(picture), "figures")
+                    logged += 1
+                except Exception as err:  # noqa: BLE001 - the run's record stands without it
+                    print(f"warning: picture {picture} not added to run {run_id}: {err}", file=sys.stderr)
+        return logged
+
+
 def run_job(
-    cfg: Config, out_dir: Path, parent_run_id: str | None = None, pool: Executor | None = None
+    cfg: Config,
+    out_dir: Path,
+    parent_run_id: str | None = None,
+    pool: Executor | None = None,
+    late: LatePictures | None = None,
 ) -> dict[str, Any]:
     """Prepare data if needed, cross-validate if asked, train, evaluate: one MLflow run whose
     record is complete when this returns, in the store or, if the tracking server stopped
     answering, in `out_dir`'s unsent record (pipeline.tracking.spool). Writes the model,
     history, metrics, predictions and pictures (drawn in `pool` when given) under `out_dir`;
-    returns the metrics report with the run's id. With `training.lr_range.enabled`, the run
-    is a learning-rate range test instead (pipeline.experiments.range_test)."""
+    returns the metrics report with the run's id. With `late` (a sweep's jobs), the run's
+    pictures are handed to it instead of waited for: they are in `out_dir` and in the run
+    once `late.log()` has returned. With `training.lr_range.enabled`, the run is a learning-rate
+    range test instead (pipeline.experiments.range_test)."""
     if cfg.training.lr_range.enabled:
         return run_range_job(cfg, out_dir, parent_run_id)
     drawer = Drawer(pool)
@@ -84,9 +118,13 @@ def run_job(
             figures,
             drawer,
         )
-        for picture in drawer.wait():  # what evaluation left pending (a diverged run's curves)
-            if recorder is not None:
-                recorder.log_artifact(picture, "figures")
+        spooling = recorder is not None and recorder.spool is not None and recorder.spool.active
+        if late is not None and recorder is not None and not spooling:
+            late.add(recorder.uri, recorder.run_id, drawer)
+        else:
+            for picture in drawer.wait():
+                if recorder is not None:
+                    recorder.log_artifact(picture, "figures")
         run_id = recorder.run_id if recorder is not None else None
     print(describe(result))
     return {

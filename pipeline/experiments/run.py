@@ -11,6 +11,7 @@ callback (pipeline.experiments.sweep) then compares the runs and exits non-zero.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import sys
@@ -18,7 +19,6 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,11 @@ from pipeline.core.overrides import override_syntax_error
 CONFIG_DIR = "conf"
 PARENT_ENV = "PIPELINE_SWEEP_PARENT_RUN_ID"
 JOBS_ENV = "PIPELINE_SWEEP_JOBS"  # how many jobs the sweep runs, for `job k/N` lines
-# the pictures' process pool of a `python -m pipeline.run` process, for the jobs it runs
-# itself; jobs in a launcher's worker processes (joblib, Ray) draw their pictures at once
-_pictures: dict[str, Executor] = {}
+# the pictures' process pool of a `python -m pipeline.run` process ("pool"), for the jobs it
+# runs itself, and in a sweep the pictures its jobs left to draw ("late"); jobs in a
+# launcher's worker processes (joblib, Ray) draw their pictures at once
+_pictures: dict[str, Any] = {}
+_frozen: list[bool] = []  # whether this process froze what its imports made
 # what to close when Ctrl-C or SIGTERM ends this process (a sweep's parent run, KILLED)
 ON_INTERRUPT: dict[str, Callable[[], None]] = {}
 
@@ -43,7 +45,9 @@ def _job(dict_cfg: Any) -> float:
     from omegaconf import OmegaConf
 
     from pipeline.core.config import validate_config
-    from pipeline.experiments.job import objective, run_job  # TensorFlow: only where jobs run
+    from pipeline.experiments.job import LatePictures, objective, run_job  # TensorFlow: only where jobs run
+
+    freeze_after_imports()
 
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
@@ -55,7 +59,9 @@ def _job(dict_cfg: Any) -> float:
         cfg = validate_config(OmegaConf.to_container(dict_cfg, resolve=True), "conf/ (Hydra)")
         if in_sweep:
             print(f"{job} started: {cfg.tracking.run_name} ({' '.join(overrides)})", flush=True)
-        report = run_job(cfg, out_dir, os.environ.get(PARENT_ENV), _pictures.get("pool"))
+        pool = _pictures.get("pool")
+        late = _pictures.setdefault("late", LatePictures()) if in_sweep and pool is not None else None
+        report = run_job(cfg, out_dir, os.environ.get(PARENT_ENV), pool, late)
     except Exception as err:
         text = " ".join(str(err).split())  # one line: a store's error spans several
         message = text if isinstance(err, PipelineError) else f"{type(err).__name__}: {text}"
@@ -86,6 +92,23 @@ def _job(dict_cfg: Any) -> float:
         {"status": report["status"], "run_id": report["run_id"], "objective": value, "overrides": overrides},
     )
     return value
+
+
+def freeze_after_imports() -> None:
+    """Once per process, after the first job's imports: move every object they made
+    (TensorFlow, Keras, MLflow, Hydra: about half a million) out of the garbage collector's
+    sight, so neither its full collections during the jobs nor its last one at exit walk them
+    again (docs/benchmarks.md). Objects the jobs make later are collected as usual."""
+    if not _frozen:
+        gc.freeze()
+        _frozen.append(True)
+
+
+def log_late_pictures() -> None:
+    """Wait for the pictures a sweep's jobs left to draw and add them to their runs."""
+    late = _pictures.get("late")
+    if late is not None:
+        late.log()
 
 
 def group_options(values: list[str], group: str, config_dir: Path) -> str | None:

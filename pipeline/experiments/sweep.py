@@ -29,7 +29,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import COMPARISON_DIR, JOB_FILE, UNSENT_FILE
 from pipeline.core.io import read_json, write_json
 from pipeline.data.cache import ensure_prepared
-from pipeline.experiments.run import JOBS_ENV, ON_INTERRUPT, PARENT_ENV
+from pipeline.experiments.run import JOBS_ENV, ON_INTERRUPT, PARENT_ENV, log_late_pictures
 from pipeline.reports.comparison import compare_runs
 from pipeline.tracking.queries import (
     RunSummary,
@@ -239,6 +239,7 @@ class SweepCallback(Callback):
             parent.end("KILLED")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        log_late_pictures()  # the jobs' own pictures go into their runs before the parent ends
         ON_INTERRUPT.pop("sweep", None)
         os.environ.pop(PARENT_ENV, None)
         os.environ.pop(JOBS_ENV, None)

@@ -34,8 +34,10 @@ def evaluate_and_record(
     drawer: Drawer | None = None,
 ) -> dict[str, Any]:
     """Write the metrics file, the prediction plot data and (into `figures_dir`, through
-    `drawer`) the pictures; add them to the run, if any. A diverged run gets
-    `{"status": "diverged"}`."""
+    `drawer`) the pictures; add them to the run, if any. With a `drawer` of the caller's,
+    the pictures are left pending in it for the caller to wait on and log. A diverged run
+    gets `{"status": "diverged"}`."""
+    own_drawer = drawer is None
     drawer = drawer or Drawer()
     if status == "diverged":
         report: dict[str, Any] = {"status": "diverged", "task": prepared.task}
@@ -53,10 +55,11 @@ def evaluate_and_record(
         recorder.log_metrics(flat_metrics(report_metrics(report)))
         recorder.log_artifact(metrics_file, "reports")
         recorder.log_artifact(predictions_file, "reports")
-    pictures = drawer.wait()
-    if recorder is not None:
-        for picture in pictures:
-            recorder.log_artifact(picture, "figures")
+    if own_drawer:
+        pictures = drawer.wait()
+        if recorder is not None:
+            for picture in pictures:
+                recorder.log_artifact(picture, "figures")
     return report
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import struct
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mlflow
 
-from pipeline.experiments.job import run_job
+from pipeline.experiments.job import LatePictures, run_job
 
 TRAINING = {
     "learning_curves.png",
@@ -105,3 +107,42 @@ def test_a_diverged_run_in_a_pool_still_logs_its_learning_curves(make_config, tm
     assert client.get_run(report["run_id"]).info.status == "FAILED"
     logged = {a.path for a in client.list_artifacts(report["run_id"], "figures")}
     assert "figures/learning_curves.png" in logged, logged
+
+
+class GatedPool(ThreadPoolExecutor):
+    """A pool that draws nothing until `gate` is set (or a minute has passed)."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.gate = threading.Event()
+
+    def submit(self, fn, /, *args, **kwargs):
+        def held():
+            self.gate.wait(timeout=60)
+            return fn(*args, **kwargs)
+
+        return super().submit(held)
+
+
+def test_a_sweeps_job_ends_before_its_pictures_and_they_reach_its_run_at_the_sweeps_end(
+    make_config, tmp_path, isolated_tracking
+):
+    """In a sweep the next job does not wait for this one's pictures: the job returns with its
+    run ended and everything else recorded, and `LatePictures.log()` (the sweep's end) adds
+    the pictures to it."""
+    cfg = make_config("dataset=synthetic", "model.hidden_units=[8,8]", "training.diagnostics=true")
+    late = LatePictures()
+    client = mlflow.MlflowClient(isolated_tracking)
+    with GatedPool() as pool:
+        started = time.perf_counter()
+        report = run_job(cfg, tmp_path / "job", pool=pool, late=late)
+        assert time.perf_counter() - started < 50  # it did not wait for the gate
+        run = client.get_run(report["run_id"])
+        assert run.info.status == "FINISHED" and "model_uri" in run.data.tags
+        assert "validation_mse_scaled" in run.data.metrics
+        assert client.list_artifacts(report["run_id"], "figures") == []
+        pool.gate.set()
+        assert late.log() == len(TRAINING | EVALUATION)
+    logged = {a.path for a in client.list_artifacts(report["run_id"], "figures")}
+    assert logged == {f"figures/{name}" for name in TRAINING | EVALUATION}
+    assert {p.name for p in (tmp_path / "job" / "figures").glob("*.png")} == TRAINING | EVALUATION
