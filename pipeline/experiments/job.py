@@ -51,14 +51,15 @@ class LatePictures:
     def add(self, uri: str, run_id: str, drawer: Drawer) -> None:
         self.runs.append((uri, run_id, drawer))
 
-    def log(self) -> int:
-        """Wait for every picture and log it into its run; the number logged. A picture the
-        store does not take is a warning, never a failure of the sweep."""
+    def log(self, drawn_only: bool = False) -> int:
+        """Wait for every picture (with `drawn_only`, take those already drawn) and log it
+        into its run; the number logged. A picture the store does not take is a warning,
+        never a failure of the sweep."""
         logged = 0
         runs, self.runs = self.runs, []
         for uri, run_id, drawer in runs:
             client = mlflow_client(uri)
-            for picture in drawer.wait():
+            for picture in drawer.drawn() if drawn_only else drawer.wait():
                 try:
                     client.log_artifact(run_id, str(picture), "figures")
                     logged += 1

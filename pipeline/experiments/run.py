@@ -104,11 +104,12 @@ def freeze_after_imports() -> None:
         _frozen.append(True)
 
 
-def log_late_pictures() -> None:
-    """Wait for the pictures a sweep's jobs left to draw and add them to their runs."""
+def log_late_pictures(drawn_only: bool = False) -> None:
+    """Wait for the pictures a sweep's jobs left to draw (with `drawn_only`, take those
+    already drawn) and add them to their runs."""
     late = _pictures.get("late")
     if late is not None:
-        late.log()
+        late.log(drawn_only)
 
 
 def group_options(values: list[str], group: str, config_dir: Path) -> str | None:
@@ -168,6 +169,10 @@ def main() -> None:
             hydra.main(version_base="1.3", config_path=str(config_dir), config_name="config")(_job)()
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.recorder.Terminated)
         reason = str(err) or "Ctrl-C"
+        try:  # the finished jobs of a sweep keep the pictures drawn so far
+            log_late_pictures(drawn_only=True)
+        except Exception as late_err:  # noqa: BLE001 - the store may be what failed
+            print(f"error: could not add the finished jobs' pictures: {late_err}", file=sys.stderr)
         for close in list(ON_INTERRUPT.values()):
             try:
                 close()

@@ -61,6 +61,20 @@ class Drawer:
         return drawn
 
 
+    def drawn(self) -> list[Path]:
+        """The files of the pictures already drawn, in the order asked; neither waits for the
+        others nor warns about them (a sweep ended by Ctrl-C keeps what it has)."""
+        files = []
+        for _, outcome in self._pending:
+            if isinstance(outcome, Future):
+                if not outcome.done() or outcome.cancelled() or outcome.exception() is not None:
+                    continue
+                outcome = outcome.result()
+            if outcome[0] is not None:
+                files.append(outcome[0])
+        return files
+
+
 def training_figures(
     result: TrainResult, prepared: Prepared, training: TrainingConfig, folder: Path, drawer: Drawer
 ) -> None:

@@ -201,12 +201,18 @@ def test_an_unexpected_error_in_a_job_ends_with_one_error_line(run_pipeline, mon
 
 
 def interrupt(
-    command: list[str], store: str, is_long: Callable[[Any], bool], sig: int, group: bool
+    command: list[str],
+    store: str,
+    is_long: Callable[[Any], bool],
+    sig: int,
+    group: bool,
+    ready: Callable[[], bool] = lambda: True,
 ) -> tuple[int | None, str, str | None, Any]:
     """Start `command` in a session of its own, wait until the run `is_long` picks has
-    recorded 20 epochs, then send `sig` to the job, or with `group` to every process of its
-    session, as a terminal's Ctrl-C does (the job's own children included). Returns the exit
-    status, stderr, that run's id (None if it never got going) and a client of the store."""
+    recorded 20 epochs (and `ready()` holds), then send `sig` to the job, or with `group` to
+    every process of its session, as a terminal's Ctrl-C does (the job's own children
+    included). Returns the exit status, stderr, that run's id (None if it never got going)
+    and a client of the store."""
     env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="2", MLFLOW_DISABLE_TELEMETRY="true")
     job = subprocess.Popen(
         command,
@@ -233,7 +239,7 @@ def interrupt(
             except Exception:  # the store or the experiment is not there yet
                 continue
             long = [r for r in runs if is_long(r)]
-            if long and len(client.get_metric_history(long[0].info.run_id, "val_loss")) >= 20:
+            if long and len(client.get_metric_history(long[0].info.run_id, "val_loss")) >= 20 and ready():
                 run_id = long[0].info.run_id
                 break
         if group:
@@ -294,12 +300,23 @@ def test_ctrl_c_during_training_ends_the_run_killed_and_leaves_outputs_whole_or_
         assert leftovers(folder.parent) == [], leftovers(folder.parent)
 
 
+# the default job's pictures (diabetes, one hidden layer of 8: diagnostics on)
+SWEEP_JOB_PICTURES = (
+    "learning_curves.png",
+    "layer_diagnostics.png",
+    "distributions.png",
+    "predicted_vs_actual.png",
+    "residuals.png",
+)
+
+
 def test_ctrl_c_during_a_sweep_ends_the_running_job_killed_with_one_line(
     tmp_path, path_overrides, record_runs
 ):
     """Ctrl-C in the second job of a sequential sweep, once the first job's pictures have
     been drawn (so every process the sweep started is there): exit 130, one line, the
-    running job's run KILLED, the finished one FINISHED, the sweep's parent KILLED."""
+    running job's run KILLED, the finished one FINISHED with its pictures (a sweep adds its
+    jobs' pictures at its end, and at Ctrl-C those drawn so far), the sweep's parent KILLED."""
     store = f"sqlite:///{tmp_path / 'store.db'}"
     command = [
         sys.executable,
@@ -315,7 +332,9 @@ def test_ctrl_c_during_a_sweep_ends_the_running_job_killed_with_one_line(
     def is_long(run: Any) -> bool:
         return run.data.params.get("training.epochs") == "1000000"
 
-    code, stderr, run_id, client = interrupt(command, store, is_long, signal.SIGINT, group=True)
+    first_pictures = tmp_path / "sweep" / "0" / "figures"
+    drawn = lambda: len(list(first_pictures.glob("*.png"))) >= len(SWEEP_JOB_PICTURES)  # noqa: E731
+    code, stderr, run_id, client = interrupt(command, store, is_long, signal.SIGINT, True, drawn)
     runs = store_runs(store)
     record_runs(3, len(runs))  # two jobs and the sweep's parent
     assert run_id is not None, f"the second job never got going: {stderr[-3000:]}"
@@ -323,6 +342,8 @@ def test_ctrl_c_during_a_sweep_ends_the_running_job_killed_with_one_line(
     jobs = {r.data.params.get("training.epochs"): r for r in runs if "mlflow.parentRunId" in r.data.tags}
     assert set(jobs) == {"2", "1000000"}, [(r.info.run_name, r.data.params) for r in runs]
     assert jobs["2"].info.status == "FINISHED", jobs["2"].info
+    logged = {a.path for a in client.list_artifacts(jobs["2"].info.run_id, "figures")}
+    assert logged == {f"figures/{name}" for name in SWEEP_JOB_PICTURES}, logged
     assert jobs["1000000"].info.status == "KILLED", jobs["1000000"].info
     assert jobs["1000000"].data.tags["run_status"] == "killed", jobs["1000000"].data.tags
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
