@@ -16,6 +16,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import NORMALIZED_FILE, PROVENANCE_FILE, RAW_FILE, SCHEMA_FILE
 from pipeline.core.io import atomic_dir, read_json, write_json
 from pipeline.data.features import category_strings, encode, encoded_names
+from pipeline.data.fingerprint import stamp_of
 from pipeline.data.labels import class_labels
 from pipeline.data.tabular import read_table
 
@@ -164,7 +165,9 @@ def normalize(
 
 def normalize_folder(dataset: DatasetConfig, raw_dir: Path, interim_dir: Path) -> dict[str, Any]:
     """Read the raw file, normalize it and replace `interim_dir` with the result and its schema;
-    return the schema and the row count."""
+    return the schema and the row count. A raw folder made from another `dataset` config is
+    refused; the interim folder carries the raw folder's stamp (pipeline.data.fingerprint)."""
+    stamp = stamp_of(raw_dir, dataset)
     raw_file = raw_dir / RAW_FILE
     frame = read_table(raw_file, dataset.separator)
     source = read_json(raw_dir / PROVENANCE_FILE)["source"]
@@ -173,6 +176,7 @@ def normalize_folder(dataset: DatasetConfig, raw_dir: Path, interim_dir: Path) -
     with atomic_dir(interim_dir) as tmp:
         encoded.to_parquet(tmp / NORMALIZED_FILE, index=False)
         write_json(tmp / SCHEMA_FILE, schema)
+        write_json(tmp / PROVENANCE_FILE, stamp)
     notice = constant_notice(schema["constant_columns"], dataset.constant_columns, label)
     if notice:
         print(notice, file=sys.stderr)

@@ -11,6 +11,7 @@ import pandas as pd
 from pipeline.core.config import DatasetConfig
 from pipeline.core.files import PROVENANCE_FILE, RAW_FILE
 from pipeline.core.io import atomic_dir, sha256_file, write_json
+from pipeline.data.fingerprint import made_from, source_is_local
 from pipeline.data.sources import (
     breast_cancer_frame,
     diabetes_frame,
@@ -72,11 +73,13 @@ def provenance(dataset: DatasetConfig, source: str, raw_file: Path) -> dict[str,
 
 
 def ingest(dataset: DatasetConfig, download_dir: Path, raw_dir: Path) -> dict[str, Any]:
-    """Replace `raw_dir` with the data set's raw file and its provenance record; return the record."""
+    """Replace `raw_dir` with the data set's raw file and its provenance record, stamped with
+    the config and source file it was made from (pipeline.data.fingerprint); return the record."""
     with atomic_dir(raw_dir) as tmp:
         raw_file = tmp / RAW_FILE
         source = materialize(dataset, download_dir, raw_file)
         record = provenance(dataset, source, raw_file)
+        record |= made_from(dataset, record["sha256"] if source_is_local(dataset) else None)
         if dataset.sha256 and dataset.path and record["sha256"] != dataset.sha256:
             record["sha256_expected"] = dataset.sha256
         write_json(tmp / PROVENANCE_FILE, record)

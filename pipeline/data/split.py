@@ -19,7 +19,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import MANIFEST_FILE, NORMALIZED_FILE, PARTS, SCALER_FILE, SCHEMA_FILE, part_file
 from pipeline.core.io import atomic_dir, md5_file, read_json, write_json
 from pipeline.data.features import encoded_names, fit_standardizer, with_similarities
-from pipeline.data.fingerprint import config_fingerprint, data_fingerprint
+from pipeline.data.fingerprint import prepared_fingerprints, stamp_of
 from pipeline.data.labels import class_counts
 
 
@@ -140,7 +140,10 @@ def split_folder(
     dataset: DatasetConfig, split: SplitConfig, interim_dir: Path, processed_dir: Path
 ) -> dict[str, int]:
     """Partition the normalized data and replace `processed_dir` with the parts, the scaler and
-    a manifest naming the data's fingerprint; return the row count per partition."""
+    a manifest naming the data's fingerprints, computed from the interim folder's stamp (what
+    it was made from) and `split`; return the row count per partition. An interim folder made
+    from another `dataset` config is refused (a PipelineError saying to run `dvc repro`)."""
+    stamp = stamp_of(interim_dir, dataset)
     source = interim_dir / NORMALIZED_FILE
     frame = pd.read_parquet(source)
     schema = read_json(interim_dir / SCHEMA_FILE)
@@ -158,8 +161,7 @@ def split_folder(
         write_json(
             tmp / MANIFEST_FILE,
             {
-                "fingerprint": data_fingerprint(dataset, split),
-                "config_fingerprint": config_fingerprint(dataset, split),
+                **prepared_fingerprints(stamp, split),
                 "rows": sizes,
                 "md5": {part: md5_file(tmp / part_file(part)) for part in PARTS},
             },

@@ -14,6 +14,7 @@ from pipeline.core.config import Config, TrainingConfig, load_config
 from pipeline.core.errors import run_cli
 from pipeline.core.files import DISTRIBUTIONS_FILE, MODEL_FILE, PREPROCESSING_FILE
 from pipeline.core.io import atomic_dir, write_json, write_with
+from pipeline.data.fingerprint import refuse_other_config
 from pipeline.data.prepared import Prepared, design_matrix, load_prepared
 from pipeline.model.artifact import save_model
 from pipeline.model.distributions import summaries
@@ -24,6 +25,7 @@ from pipeline.tracking.recorder import RunRecorder, tracked_run
 from pipeline.tracking.records import (
     log_model,
     log_training_data,
+    model_tags,
     number_metrics,
     recorded_params,
     run_tags,
@@ -56,12 +58,15 @@ def train_and_record(
     """Train; write the model with its preprocessing spec, the history and (into
     `figures_dir`) the pictures; record them all in the run, if any. With a `drawer` of the
     caller's, the pictures are left pending in it: whoever waits on it logs them (the job
-    does, after evaluation, so that drawing overlaps the rest of the run)."""
+    does, after evaluation, so that drawing overlaps the rest of the run). Prepared data made
+    from another dataset or split config than `cfg`'s is refused before anything trains."""
+    refuse_other_config(prepared.manifest, prepared.directory, cfg.dataset, cfg.split)
     own_drawer = drawer is None
     drawer = drawer or Drawer()
     train = design_matrix(prepared, "train", cfg.training)
     validation = design_matrix(prepared, "validation", cfg.training)
     if recorder is not None:
+        recorder.set_tags(model_tags(prepared.task, prepared.classes, prepared.schema["raw_features"]))
         log_training_data(
             recorder, prepared.directory / "train.parquet", cfg.dataset.name, prepared.schema["target"]
         )
@@ -123,6 +128,7 @@ def train_and_record(
 def main() -> None:
     cfg = load_config()
     prepared = load_prepared(cfg.paths.processed_dir)
+    refuse_other_config(prepared.manifest, prepared.directory, cfg.dataset, cfg.split)  # before a run opens
     model_dir = Path(cfg.paths.model_dir)
     with tracked_run(cfg.tracking, cfg.paths, run_name=cfg.tracking.run_name) as recorder:
         if recorder is not None:

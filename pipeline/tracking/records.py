@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +23,7 @@ from pipeline.tracking.recorder import RUN_STATUS_TAG, RunRecorder
 MODEL_REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "pandas", "numpy")
 # the package's files the served model imports (tracking/serving_model.py), copied into the model
 SERVING_MODULES = ("__init__.py", "data/__init__.py", "data/features.py", "data/outputs.py")
+TAG_VALUE_LIMIT = 8000  # MLflow's longest tag value
 DATASET_ATTEMPTS = 4  # a dataset record that loses a race with another job's is sent again
 
 
@@ -94,6 +96,17 @@ def run_tags(dataset: str, train_md5: str, result: TrainResult) -> dict[str, Any
     if result.max_grad_layer is not None:
         tags["max_grad_layer"] = result.max_grad_layer
     return tags
+
+
+def model_tags(task: str, classes: list[str], input_columns: list[str]) -> dict[str, str]:
+    """What the network was built for, beside the configured params (`dataset.task` may say
+    `auto`): `resolved_task`, `classes` (JSON, class index i is classes[i]; [] for a
+    regression) and `input_columns` (JSON, the raw columns the logged model takes, in order)."""
+    return {
+        "resolved_task": task,
+        "classes": json.dumps(classes)[:TAG_VALUE_LIMIT],
+        "input_columns": json.dumps(input_columns)[:TAG_VALUE_LIMIT],
+    }
 
 
 def log_training_data(recorder: RunRecorder, part_file: Path, name: str, target: str) -> None:

@@ -29,7 +29,7 @@ PARTS = ("train", "validation", "test")
 SPLIT_FILES = ("scaler.json", "schema.json", "manifest.json")
 OUTPUTS = {  # each stage's folder under tmp_path (conf/paths/default.yaml), and what it holds
     "ingest": ("data/raw", {"data.csv", "provenance.json"}),
-    "normalize": ("data/interim", {"normalized.parquet", "schema.json"}),
+    "normalize": ("data/interim", {"normalized.parquet", "schema.json", "provenance.json"}),
     "split": ("data/processed", {*(f"{p}.parquet" for p in PARTS), *SPLIT_FILES}),
 }
 GOOD = [f"{i},{i * 0.5 + 1:g},{2 * i + 1}" for i in range(10)]  # x1,x2,y: 10 rows, 6/2/2 split

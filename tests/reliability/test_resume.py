@@ -84,7 +84,8 @@ def test_a_failed_stage_resumes_and_equals_an_uninterrupted_run(
     assert "error: " in output and "rows are too few for split.validation=100000" in output, output
     assert "Traceback" not in output, output
     assert {p.name for p in (repo / "data" / "raw").iterdir()} == {"data.csv", "provenance.json"}
-    assert {p.name for p in (repo / "data" / "interim").iterdir()} == {"normalized.parquet", "schema.json"}
+    interim = {p.name for p in (repo / "data" / "interim").iterdir()}
+    assert interim == {"normalized.parquet", "schema.json", "provenance.json"}
     for absent in ("data/processed", "models", "reports/metrics.json", "reports/predictions.csv"):
         assert not (repo / absent).exists(), absent
     assert leftovers(repo / "data") == []
