@@ -1,6 +1,7 @@
 """The pictures of a classification run, as PNG files (matplotlib, non-interactive backend).
 
-Pure functions of the data they draw; each writes one file and returns its path.
+Pure functions of the data they draw: `<name>_figure` returns the figure laid out (for a test
+to read back), `<name>` writes it to one file and returns its path.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.reports.canvas import MARGINS_IN, TITLE_Y
+from pipeline.reports.canvas import MARGINS_IN, TITLE_Y, finish
 from pipeline.reports.canvas import figure as _figure
 from pipeline.reports.canvas import save as _save
 
@@ -65,7 +66,7 @@ def _leave_room(ax: Any, left_in: float, bottom_in: float) -> None:
     ax.set_axes_locator(locate)
 
 
-def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str], path: Path) -> Path:
+def confusion_matrices_figure(matrices: dict[str, np.ndarray], classes: Sequence[str]) -> Any:
     """One panel per partition (in the order given): its count matrix, rows the actual class and
     columns the predicted one, with the count in each cell when there are at most
     MAX_NUMBERED_CLASSES classes, and the partition's accuracy and size in the title. The figure
@@ -112,10 +113,15 @@ def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str], 
         ax.set_xlabel("predicted")
         ax.set_ylabel("actual")
         ax.set_title(confusion_title(part, counts), y=TITLE_Y)
-    return _save(fig, path)
+    return finish(fig)
 
 
-def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], positive: str, path: Path) -> Path:
+def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str], path: Path) -> Path:
+    """`confusion_matrices_figure` written to `path`."""
+    return _save(confusion_matrices_figure(matrices, classes), path)
+
+
+def roc_curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], positive: str) -> Any:
     """Binary tasks: each partition's ROC curve (false against true positive rate), its AUC in
     the legend, with the chance diagonal."""
     fig, axes = _figure(1, 1, (6.2, 5.6))
@@ -130,18 +136,22 @@ def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], positive
     ax.set_title("ROC curve", y=TITLE_Y)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
-    return _save(fig, path)
+    return finish(fig)
 
 
-def decision_boundary(
+def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], positive: str, path: Path) -> Path:
+    """`roc_curves_figure` written to `path`."""
+    return _save(roc_curves_figure(curves, positive), path)
+
+
+def decision_boundary_figure(
     xx: np.ndarray,
     yy: np.ndarray,
     predicted: np.ndarray,
     points: dict[str, tuple[np.ndarray, np.ndarray]],
     features: Sequence[str],
     classes: Sequence[str],
-    path: Path,
-) -> Path:
+) -> Any:
     """For two-input data: the region of the plane given to each class (the predicted class on
     the `xx`, `yy` grid), with the train points (filled) and validation points (hollow)
     coloured by their actual class."""
@@ -191,4 +201,17 @@ def decision_boundary(
     ax.set_ylabel(features[1])
     ax.set_title("Decision boundary (train and validation points)", y=TITLE_Y)
     ax.legend(handles=handles, fontsize=8, loc="best")
-    return _save(fig, path)
+    return finish(fig)
+
+
+def decision_boundary(
+    xx: np.ndarray,
+    yy: np.ndarray,
+    predicted: np.ndarray,
+    points: dict[str, tuple[np.ndarray, np.ndarray]],
+    features: Sequence[str],
+    classes: Sequence[str],
+    path: Path,
+) -> Path:
+    """`decision_boundary_figure` written to `path`."""
+    return _save(decision_boundary_figure(xx, yy, predicted, points, features, classes), path)

@@ -1,5 +1,5 @@
 """The comparison of a set of runs: a table sorted by a metric, its spread over seeds,
-learning curves and a metric against the parameter that varies; printed and written."""
+learning curves and a metric against each parameter that varies; printed and written."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pandas as pd
 from pipeline.core.config import PathsConfig, TrackingConfig
 from pipeline.core.errors import PipelineError
 from pipeline.reports.comparison_plots import plot_learning_curves, plot_metric_vs_param
+from pipeline.reports.parallel_coordinates import plot_parallel_coordinates
 from pipeline.reports.signal_depth import depth_profiles, plot_signal_through_depth
 from pipeline.reports.sweep_analysis import (
     analysis_text,
     paired_verdict,
-    plot_parallel_coordinates,
     plot_seed_bands,
     seed_bands,
 )
@@ -205,7 +205,7 @@ def write_report(
     varying = [c for c in frame.columns if "." in c and c != SEED_PARAM]
     varying = varying or [c for c in frame.columns if c == SEED_PARAM]  # seeds only: the spread over them
     if varying and metric in frame.columns:
-        plot_metric_vs_param(frame, varying[0], metric, out_dir / "metric_vs_param.png")
+        plot_metric_vs_param(frame, varying, metric, out_dir / "metric_vs_param.png")
         written.append(out_dir / "metric_vs_param.png")
     return written
 

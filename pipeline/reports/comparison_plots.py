@@ -1,24 +1,29 @@
-"""The comparison's pictures: one line per run over epochs, and a metric against a parameter."""
+"""The comparison's pictures: one line per run over epochs, and the objective against each
+swept parameter. Each `*_figure` function returns the figure (for a test to read back);
+`plot_*` writes it."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from pipeline.reports.canvas import TITLE_Y
+from pipeline.reports.canvas import TITLE_Y, figure, finish, save
+from pipeline.reports.sweep_analysis import LOG_SCALE_PARAMS
+
+LOG_SPAN = 100  # a positive numeric parameter whose largest value is this many times its smallest: log axis
+PANELS_PER_ROW = 3
 
 
-def plot_learning_curves(
-    curves: dict[str, list[tuple[int, float]]], path: Path, key: str, ylabel: str | None = None
-) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+def learning_curves_figure(
+    curves: dict[str, list[tuple[int, float]]], key: str, ylabel: str | None = None
+) -> Any:
+    """A line per run (the legend: its name) of `key` over epochs, on a log scale; runs whose
+    curve is always 0 are named in red instead."""
+    fig, axes = figure(1, 1, (9, 5.5), layout="constrained")
+    ax = axes[0, 0]
     for name, points in curves.items():
         if points:
             steps, values = zip(*points, strict=True)
@@ -28,60 +33,87 @@ def plot_learning_curves(
     ax.set_yscale("log")
     flat = [name for name, points in curves.items() if points and max(v for _, v in points) <= 0]
     if flat:
-        ax.text(
-            0.01,
-            0.01,
-            f"always 0, not drawn on this log scale: {', '.join(flat)}",
-            transform=ax.transAxes,
-            fontsize=8,
-            color="crimson",
-        )
+        note = f"always 0, not drawn on this log scale: {', '.join(flat)}"
+        ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=8, color="crimson")
     ax.set_title(f"{key} per epoch, one line per run", y=TITLE_Y)
     ax.grid(True, alpha=0.3)
     if any(curves.values()):
         ax.legend(fontsize=7, loc="upper right", ncol=1 + len(curves) // 12)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return finish(fig)
 
 
-def plot_metric_vs_param(frame: pd.DataFrame, param: str, metric: str, path: Path) -> None:
-    import matplotlib
+def plot_learning_curves(
+    curves: dict[str, list[tuple[int, float]]], path: Path, key: str, ylabel: str | None = None
+) -> Path:
+    """`learning_curves_figure` written to `path`."""
+    return save(learning_curves_figure(curves, key, ylabel), path)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+def _numbers(frame: pd.DataFrame, param: str) -> pd.Series | None:
     values = pd.to_numeric(frame[param], errors="coerce")
-    numeric = bool(values.notna().all())
-    ok = frame[metric].notna() & frame[metric].map(lambda v: math.isfinite(v) if v == v else False)
-    if numeric:
-        ax.scatter(values[ok], frame.loc[ok, metric], s=30)
-        positive = values[values > 0]
-        if len(positive) == len(values) and positive.max() / positive.min() > 100:
-            ax.set_xscale("log")
-    else:
-        text = frame[param].map(lambda v: "-" if pd.isna(v) else str(v))
-        labels = sorted(text.unique())
-        position = {label: i for i, label in enumerate(labels)}
-        xs = text.map(position)
-        ax.scatter(xs[ok], frame.loc[ok, metric], s=30)
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
-    failed = frame.loc[~ok]
-    if not failed.empty:
-        ax.text(
-            0.01,
-            0.98,
-            f"{len(failed)} run(s) without {metric} (diverged or failed)",
-            transform=ax.transAxes,
-            va="top",
-            fontsize=8,
-            color="crimson",
-        )
-    ax.set_xlabel(param)
-    ax.set_ylabel(metric)
-    ax.set_title(f"{metric} against {param}", y=TITLE_Y)
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return values if bool(values.notna().all()) else None
+
+
+def log_axis(param: str, values: pd.Series) -> bool:
+    """Whether a numeric parameter is drawn on a log axis: all positive and spanning two
+    decades, or one decade for a rate or penalty."""
+    if not (values > 0).all():
+        return False
+    span = float(values.max() / values.min())
+    return span >= LOG_SPAN or (span >= 10 and param.rsplit(".", 1)[-1] in LOG_SCALE_PARAMS)
+
+
+def metric_vs_param_figure(frame: pd.DataFrame, params: list[str], metric: str) -> Any:
+    """A panel per parameter in `params`: `metric` per run against it. A numeric parameter
+    on a numeric axis (log where `log_axis` says), its points coloured by the first
+    categorical parameter's value (a legend names them) so runs at the same value are told
+    apart; a categorical one as a point per run above its value, the values as tick labels.
+    Runs without a finite `metric` are counted in red."""
+    ok = frame[metric].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v))
+    categorical = [p for p in params if _numbers(frame, p) is None]
+    hue = categorical[0] if categorical else None
+    hues = sorted(frame[hue].map(str).unique()) if hue else []
+    cols = min(len(params), PANELS_PER_ROW)
+    rows = -(-len(params) // cols)
+    fig, axes = figure(rows, cols, (5.2 * cols + 0.6, 4.4 * rows + 0.4), layout="constrained")
+    for ax in axes.flat[len(params) :]:
+        ax.set_visible(False)
+    for ax, param in zip(axes.flat, params, strict=False):
+        numbers = _numbers(frame, param)
+        if numbers is None:
+            text = frame[param].map(lambda v: "-" if pd.isna(v) else str(v))
+            labels = sorted(text.unique())
+            xs = text.map({label: i for i, label in enumerate(labels)})
+            ax.scatter(xs[ok], frame.loc[ok, metric], s=36, zorder=3)
+            ax.set_xticks(
+                range(len(labels)),
+                labels,
+                rotation=30 if len(labels) > 4 else 0,
+                ha="right" if len(labels) > 4 else "center",
+                fontsize=8,
+            )
+            ax.set_xlim(-0.5, len(labels) - 0.5)
+        else:
+            for index, value in enumerate(hues or [None]):
+                chosen = ok & (frame[hue].map(str) == value) if hue else ok
+                ax.scatter(
+                    numbers[chosen], frame.loc[chosen, metric], s=36, color=f"C{index}", label=value, zorder=3
+                )
+            if log_axis(param, numbers):
+                ax.set_xscale("log")
+            if hue:
+                ax.legend(title=hue, fontsize=7, title_fontsize=7)
+        failed = int((~ok).sum())
+        if failed:
+            note = f"{failed} run(s) without {metric} (diverged or failed)"
+            ax.text(0.01, 0.98, note, transform=ax.transAxes, va="top", fontsize=8, color="crimson")
+        ax.set_xlabel(param)
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric} against {param}", y=TITLE_Y, fontsize=10)
+        ax.grid(True, alpha=0.3)
+    return finish(fig)
+
+
+def plot_metric_vs_param(frame: pd.DataFrame, params: list[str], metric: str, path: Path) -> Path:
+    """`metric_vs_param_figure` written to `path`."""
+    return save(metric_vs_param_figure(frame, params, metric), path)

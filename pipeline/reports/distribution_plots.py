@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.reports.canvas import TITLE_Y, figure, save
+from pipeline.reports.canvas import TITLE_Y, figure, finish, save
 
 COLUMNS = (
     ("preactivation", "pre-activation"),
@@ -21,7 +21,7 @@ COLUMNS = (
 BINS = 40
 
 
-def layer_distributions(moments: dict[str, dict[str, dict[str, np.ndarray]]], path: Path) -> Path:
+def layer_distributions_figure(moments: dict[str, dict[str, dict[str, np.ndarray]]]) -> Any:
     """`moments`: moment -> layer -> quantity -> its values (any shape). Each panel's title
     gives the standard deviation at the first and the last moment."""
     names = list(moments)
@@ -42,7 +42,12 @@ def layer_distributions(moments: dict[str, dict[str, dict[str, np.ndarray]]], pa
             ax.set_title(f"{layer}: {label}, std {first:.3g} -> {last:.3g}", fontsize=8, y=TITLE_Y)
             ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=7)
-    return save(fig, path)
+    return finish(fig)
+
+
+def layer_distributions(moments: dict[str, dict[str, dict[str, np.ndarray]]], path: Path) -> Path:
+    """`layer_distributions_figure` written to `path`."""
+    return save(layer_distributions_figure(moments), path)
 
 
 def _finite(values: Any) -> np.ndarray:

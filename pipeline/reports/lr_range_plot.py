@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pipeline.model.lr_range import RangeTest
-from pipeline.reports.canvas import TITLE_Y, figure, save
+from pipeline.reports.canvas import TITLE_Y, figure, finish, save
 
 
-def range_test_figure(result: RangeTest, path: Path) -> Path:
+def range_test_plot(result: RangeTest) -> Any:
     """Each batch's loss and the smoothed loss against its learning rate, the suggested rate
     and the rate where the loss exploded marked."""
     fig, axes = figure(1, 1, (8, 5))
@@ -29,4 +30,9 @@ def range_test_figure(result: RangeTest, path: Path) -> Path:
     ax.set_title("Learning-rate range test", y=TITLE_Y)
     ax.grid(True, alpha=0.3)
     ax.legend()
-    return save(fig, path)
+    return finish(fig)
+
+
+def range_test_figure(result: RangeTest, path: Path) -> Path:
+    """`range_test_plot` written to `path`."""
+    return save(range_test_plot(result), path)

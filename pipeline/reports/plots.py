@@ -1,6 +1,7 @@
 """The pictures users look at, as PNG files (matplotlib, non-interactive backend).
 
-Pure functions of the data they draw; each writes one file and returns its path.
+Pure functions of the data they draw: `<name>_figure` returns the figure laid out (for a test
+to read back), `<name>` writes it to one file and returns its path.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.reports import class_plots, distribution_plots
-from pipeline.reports.canvas import TITLE_Y
+from pipeline.reports.canvas import TITLE_Y, finish
 from pipeline.reports.canvas import figure as _figure
 from pipeline.reports.canvas import save as _save
 
@@ -25,9 +26,9 @@ MAX_UNIT_LINES = 64  # more hidden units than this are subsampled in the unit pl
 DRAWING_WORKERS = 2  # a job's pictures drawn two at a time: it waits less for them at its end
 
 
-def learning_curves(
-    history: pd.DataFrame, path: Path, stopped_epoch: int | None = None, best_epoch: int | None = None
-) -> Path:
+def learning_curves_figure(
+    history: pd.DataFrame, stopped_epoch: int | None = None, best_epoch: int | None = None
+) -> Any:
     """Training and validation loss per epoch, with the early-stopping epochs marked; for a
     classifier, its accuracy per epoch in a second panel."""
     classifier = "val_accuracy" in history
@@ -74,10 +75,17 @@ def learning_curves(
         accuracy.set_title("Accuracy", y=TITLE_Y)
         accuracy.grid(True, alpha=0.3)
         accuracy.legend()
-    return _save(fig, path)
+    return finish(fig)
 
 
-def predicted_vs_actual(predictions: dict[str, pd.DataFrame], target: str, path: Path) -> Path:
+def learning_curves(
+    history: pd.DataFrame, path: Path, stopped_epoch: int | None = None, best_epoch: int | None = None
+) -> Path:
+    """`learning_curves_figure` written to `path`."""
+    return _save(learning_curves_figure(history, stopped_epoch, best_epoch), path)
+
+
+def predicted_vs_actual_figure(predictions: dict[str, pd.DataFrame], target: str) -> Any:
     """Predicted against actual, in the target's units, on the validation and test sets."""
     parts = [p for p in ("validation", "test") if p in predictions]
     fig, axes = _figure(1, len(parts), (5.2 * len(parts), 5))
@@ -94,10 +102,15 @@ def predicted_vs_actual(predictions: dict[str, pd.DataFrame], target: str, path:
         ax.set_title(f"{part} set ({len(frame)} rows)", y=TITLE_Y)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="upper left")
-    return _save(fig, path)
+    return finish(fig)
 
 
-def residuals(predictions: dict[str, pd.DataFrame], target: str, path: Path) -> Path:
+def predicted_vs_actual(predictions: dict[str, pd.DataFrame], target: str, path: Path) -> Path:
+    """`predicted_vs_actual_figure` written to `path`."""
+    return _save(predicted_vs_actual_figure(predictions, target), path)
+
+
+def residuals_figure(predictions: dict[str, pd.DataFrame], target: str) -> Any:
     """Residuals (predicted minus actual) against the prediction, validation and test sets."""
     parts = [p for p in ("validation", "test") if p in predictions]
     fig, axes = _figure(1, len(parts), (5.2 * len(parts), 4.5))
@@ -109,7 +122,12 @@ def residuals(predictions: dict[str, pd.DataFrame], target: str, path: Path) -> 
         ax.set_ylabel(f"residual ({target} units)")
         ax.set_title(f"Residuals, {part} set", y=TITLE_Y)
         ax.grid(True, alpha=0.3)
-    return _save(fig, path)
+    return finish(fig)
+
+
+def residuals(predictions: dict[str, pd.DataFrame], target: str, path: Path) -> Path:
+    """`residuals_figure` written to `path`."""
+    return _save(residuals_figure(predictions, target), path)
 
 
 def layer_columns(history: pd.DataFrame, quantity: str) -> dict[str, str]:
@@ -118,7 +136,7 @@ def layer_columns(history: pd.DataFrame, quantity: str) -> dict[str, str]:
     return {c.split("/")[1]: c for c in history.columns if c.startswith("diag/") and c.endswith(suffix)}
 
 
-def layer_diagnostics(history: pd.DataFrame, path: Path) -> Path | None:
+def layer_diagnostics_figure(history: pd.DataFrame) -> Any | None:
     """Per-layer gradient norm, and dead or saturated unit fraction, over the epochs."""
     grads = layer_columns(history, "grad_norm")
     if not grads:
@@ -150,17 +168,22 @@ def layer_diagnostics(history: pd.DataFrame, path: Path) -> Path | None:
         bottom.text(
             0.5, 0.5, "no ReLU, tanh or sigmoid hidden layer", ha="center", transform=bottom.transAxes
         )
-    return _save(fig, path)
+    return finish(fig)
 
 
-def function_fit(
+def layer_diagnostics(history: pd.DataFrame, path: Path) -> Path | None:
+    """`layer_diagnostics_figure` written to `path`; None (nothing written) without diagnostics."""
+    fig = layer_diagnostics_figure(history)
+    return None if fig is None else _save(fig, path)
+
+
+def function_fit_figure(
     grid: np.ndarray,
     fitted: np.ndarray,
     points: dict[str, tuple[np.ndarray, np.ndarray]],
     feature: str,
     target: str,
-    path: Path,
-) -> Path:
+) -> Any:
     """For one-input data: the fitted function over the input range, with the data points."""
     fig, axes = _figure(1, 1, (8, 5))
     ax = axes[0, 0]
@@ -178,12 +201,24 @@ def function_fit(
     ax.set_title("What the network learned", y=TITLE_Y)
     ax.grid(True, alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return finish(fig)
 
 
-def unit_activations(
-    grid: np.ndarray, activations: Sequence[np.ndarray], names: Sequence[str], feature: str, path: Path
+def function_fit(
+    grid: np.ndarray,
+    fitted: np.ndarray,
+    points: dict[str, tuple[np.ndarray, np.ndarray]],
+    feature: str,
+    target: str,
+    path: Path,
 ) -> Path:
+    """`function_fit_figure` written to `path`."""
+    return _save(function_fit_figure(grid, fitted, points, feature, target), path)
+
+
+def unit_activations_figure(
+    grid: np.ndarray, activations: Sequence[np.ndarray], names: Sequence[str], feature: str
+) -> Any:
     """Each hidden unit's activation over the input range, one line per unit, a panel per layer.
 
     Units that output 0 over the whole range (dead ReLUs) are drawn in red.
@@ -200,7 +235,14 @@ def unit_activations(
         ax.set_ylabel("activation")
         ax.grid(True, alpha=0.3)
     axes[-1, 0].set_xlabel(feature)
-    return _save(fig, path)
+    return finish(fig)
+
+
+def unit_activations(
+    grid: np.ndarray, activations: Sequence[np.ndarray], names: Sequence[str], feature: str, path: Path
+) -> Path:
+    """`unit_activations_figure` written to `path`."""
+    return _save(unit_activations_figure(grid, activations, names, feature), path)
 
 
 def safely(draw: Callable[[], Path | None], failures: list[str]) -> Path | None:

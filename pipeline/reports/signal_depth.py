@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from pipeline.reports.canvas import TITLE_Y, figure, save
+from pipeline.reports.canvas import TITLE_Y, figure, finish, save
 from pipeline.tracking.queries import RunSummary
 
 MIN_DEPTH = 3  # hidden layers a run needs for its profile to say anything
@@ -51,7 +52,7 @@ def depth_profiles(
     return profiles
 
 
-def plot_signal_through_depth(profiles: dict[str, Profile], path: Path) -> Path:
+def signal_through_depth_figure(profiles: dict[str, Profile]) -> Any:
     """Two panels against depth, log scale: the activations' standard deviation and the
     kernel gradient norm; solid at initialization, dashed after training."""
     fig, axes = figure(1, 2, (15, 6))
@@ -69,4 +70,9 @@ def plot_signal_through_depth(profiles: dict[str, Profile], path: Path) -> Path:
         ax.set_title(f"{label}: at initialization (solid), after training (dashed)", y=TITLE_Y)
         ax.grid(True, alpha=0.3)
     axes[0, 0].legend(fontsize=7, ncol=2)
-    return save(fig, path)
+    return finish(fig)
+
+
+def plot_signal_through_depth(profiles: dict[str, Profile], path: Path) -> Path:
+    """`signal_through_depth_figure` written to `path`."""
+    return save(signal_through_depth_figure(profiles), path)

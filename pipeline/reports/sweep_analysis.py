@@ -1,6 +1,7 @@
 """What a sweep says beyond its table: whether the best variant's lead over the second is
 larger than the spread over seeds, which parameter mattered in a search, learning curves
-averaged over seeds, and the swept parameters against the objective in one picture.
+averaged over seeds (the swept parameters against the objective in one picture:
+pipeline.reports.parallel_coordinates).
 
 Every function takes the comparison's table (pipeline.reports.comparison): one row per run,
 the varying params as columns (strings, as MLflow keeps them), the metric, `run`.
@@ -9,11 +10,12 @@ the varying params as columns (strings, as MLflow keeps them), the metric, `run`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline.reports.canvas import TITLE_Y, figure, save
+from pipeline.reports.canvas import TITLE_Y, figure, finish, save
 
 SEED = "training.seed"
 LOG_SCALE_PARAMS = ("learning_rate", "l1", "l2", "decay_rate", "min_delta")  # spans decades
@@ -114,7 +116,7 @@ def seed_bands(
     return bands
 
 
-def plot_seed_bands(bands: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path) -> Path:
+def seed_bands_figure(bands: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Any:
     """One line per variant, the mean over seeds, in a band of +/- one standard deviation."""
     fig, axes = figure(1, 1, (9, 5.5))
     ax = axes[0, 0]
@@ -127,43 +129,12 @@ def plot_seed_bands(bands: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     ax.set_title("Learning curves over seeds, one band per variant", y=TITLE_Y)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    return save(fig, path)
+    return finish(fig)
 
 
-def plot_parallel_coordinates(frame: pd.DataFrame, metric: str, path: Path) -> Path | None:
-    """The numeric swept parameters and the metric as parallel axes (rates and penalties in
-    log10), each scaled to its range, one line per run coloured by the metric; None with
-    fewer than one numeric parameter."""
-    data = frame[np.isfinite(pd.to_numeric(frame.get(metric), errors="coerce"))] if metric in frame else frame
-    columns = {c: numeric(data, c) for c in swept(data)}
-    axes_values = {
-        (f"log10 {c}" if c.rsplit(".", 1)[-1] in LOG_SCALE_PARAMS else c): v
-        for c, v in columns.items()
-        if v is not None
-    }
-    if not axes_values or data.empty:
-        return None
-    axes_values[metric] = pd.to_numeric(data[metric])
-    table = pd.DataFrame(axes_values)
-    low, high = table.min(), table.max()
-    scaled = (table - low) / (high - low).replace(0, 1)
-    fig, axes = figure(1, 1, (max(8, 2.2 * len(table.columns)), 5))
-    ax = axes[0, 0]
-    from matplotlib import colormaps
-
-    colours = colormaps["viridis_r"]
-    objective = scaled[metric].to_numpy()
-    for row, value in zip(scaled.to_numpy(), objective, strict=True):
-        ax.plot(range(len(table.columns)), row, color=colours(value), alpha=0.8, linewidth=1.2)
-    labels = [c.replace("optimizer.", "").replace("model.", "") for c in table]
-    ax.set_xticks(range(len(table.columns)), labels)
-    for index, column in enumerate(table.columns):
-        ax.text(index, -0.06, f"{low[column]:.3g}", ha="center", va="top", fontsize=7)
-        ax.text(index, 1.04, f"{high[column]:.3g}", ha="center", va="bottom", fontsize=7)
-    ax.set_yticks([])
-    ax.set_ylim(-0.12, 1.1)
-    ax.set_title("The swept parameters and the objective: a line per run, dark where it is low", y=TITLE_Y)
-    return save(fig, path)
+def plot_seed_bands(bands: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path) -> Path:
+    """`seed_bands_figure` written to `path`."""
+    return save(seed_bands_figure(bands), path)
 
 
 def analysis_text(frame: pd.DataFrame, metric: str) -> str:

@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from matplotlib import colormaps
 
 from pipeline.reports import class_plots
+from pipeline.reports.canvas import outside
 
 THREE = np.array([[5, 1, 0], [2, 7, 1], [0, 0, 4]])  # 16 of 20 on the diagonal
 
@@ -118,6 +120,9 @@ def test_roc_curves_with_two_partitions(tmp_path: Path, figures: list[Any]) -> N
     assert labels == ["validation (AUC 0.873)", "test (AUC 0.800)", "chance"]
     assert ax.get_ylabel() == "true positive rate (class yes)"
     assert ax.get_xlim() == (0, 1) and ax.get_ylim() == (0, 1)
+    drawn = [(list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()[:2]]
+    assert drawn == [(list(fpr), list(tpr)) for fpr, tpr, _ in curves.values()]
+    assert outside(figures[0]) == []
 
 
 def test_decision_boundary_with_three_classes(tmp_path: Path, figures: list[Any]) -> None:
@@ -139,6 +144,13 @@ def test_decision_boundary_with_three_classes(tmp_path: Path, figures: list[Any]
     assert labels == ["a", "b", "c", "train points (40)", "validation points (10)"]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("x1", "x2")
     assert ax.get_title() == "Decision boundary (train and validation points)"
+    train, validation = ax.collections[-2:]  # after the class regions
+    assert np.allclose(train.get_offsets(), points["train"][0])
+    palette = np.array([colormaps["tab10"](i)[:3] for i in range(3)])
+    assert np.allclose(train.get_facecolor()[:, :3], palette[points["train"][1]])  # by actual class
+    assert np.allclose(validation.get_edgecolor()[:, :3], palette[points["validation"][1]])
+    assert ax.get_xlim() == (-1.0, 1.0)
+    assert outside(figures[0]) == []
 
 
 def test_decision_boundary_with_one_class_predicted_everywhere(tmp_path: Path) -> None:

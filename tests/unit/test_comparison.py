@@ -1,11 +1,17 @@
 """A comparison of classifier runs: ranked by validation log loss, accuracy shown, and the
-spread of accuracy over seeds beside the spread of the loss."""
+spread of accuracy over seeds beside the spread of the loss; the comparison's pictures
+(learning curves, the objective against each swept parameter), read back from the figure."""
 
 from __future__ import annotations
 
+import math
+
+import pandas as pd
 import pytest
 
+from pipeline.reports.canvas import outside
 from pipeline.reports.comparison import DEFAULT_METRIC, comparison_frame, ranking_metric, seed_summary
+from pipeline.reports.comparison_plots import learning_curves_figure, metric_vs_param_figure
 from pipeline.reports.terminal_table import headline_columns
 from pipeline.tracking.queries import RunSummary
 
@@ -68,3 +74,54 @@ def test_range_tests_are_shown_by_their_suggested_rate() -> None:
     assert metric == "lr_suggested"
     frame = comparison_frame(tests, metric)
     assert list(frame["lr_suggested"]) == [0.003, 0.04]  # sorted by it
+
+
+OPTIMIZERS = pd.DataFrame(
+    {
+        "run": ["sgd", "momentum", "adam", "rmsprop", "failed"],
+        "optimizer.learning_rate": ["0.01", "0.03", "0.001", "0.001", "0.1"],
+        "optimizer.name": ["sgd", "sgd", "adam", "rmsprop", "sgd"],
+        "validation_mse_scaled": [1.11, 0.60, 0.507, 0.55, math.nan],
+    }
+)
+
+
+def test_metric_vs_param_puts_numbers_on_a_log_axis_and_names_at_labelled_points() -> None:
+    fig = metric_vs_param_figure(
+        OPTIMIZERS, ["optimizer.learning_rate", "optimizer.name"], "validation_mse_scaled"
+    )
+    rate, name = fig.axes[:2]
+    assert rate.get_xscale() == "log" and rate.get_xlabel() == "optimizer.learning_rate"
+    points = {c.get_label(): c.get_offsets().tolist() for c in rate.collections}
+    assert points == {
+        "adam": [[0.001, 0.507]],
+        "rmsprop": [[0.001, 0.55]],
+        "sgd": [[0.01, 1.11], [0.03, 0.6]],
+    }
+    assert [t.get_text() for t in rate.get_legend().get_texts()] == ["adam", "rmsprop", "sgd"]
+    colours = {c.get_label(): tuple(c.get_facecolor()[0]) for c in rate.collections}
+    assert colours["adam"] != colours["rmsprop"]  # the two runs at 0.001 told apart
+    assert [t.get_text() for t in name.get_xticklabels()] == ["adam", "rmsprop", "sgd"]
+    assert sorted(name.collections[0].get_offsets().tolist()) == [[0, 0.507], [1, 0.55], [2, 0.6], [2, 1.11]]
+    assert [t.get_text() for t in rate.texts] == [
+        "1 run(s) without validation_mse_scaled (diverged or failed)"
+    ]
+    assert outside(fig) == []
+
+
+def test_metric_vs_param_keeps_a_linear_axis_for_a_narrow_range() -> None:
+    widths = pd.DataFrame({"model.width": ["8", "16", "32"], "validation_mse_scaled": [0.5, 0.4, 0.45]})
+    ax = metric_vs_param_figure(widths, ["model.width"], "validation_mse_scaled").axes[0]
+    assert ax.get_xscale() == "linear"
+    assert ax.collections[0].get_offsets().tolist() == [[8, 0.5], [16, 0.4], [32, 0.45]]
+
+
+def test_learning_curves_draw_each_runs_values_and_name_the_flat_ones() -> None:
+    curves = {"adam": [(1, 0.9), (2, 0.5)], "sgd": [(1, 1.2), (2, 1.1), (3, 1.0)], "zero": [(1, 0.0)]}
+    fig = learning_curves_figure(curves, "val_loss")
+    ax = fig.axes[0]
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
+    assert lines["adam"] == ([1, 2], [0.9, 0.5]) and lines["sgd"] == ([1, 2, 3], [1.2, 1.1, 1.0])
+    assert ax.get_yscale() == "log" and ax.get_title() == "val_loss per epoch, one line per run"
+    assert [t.get_text() for t in ax.texts] == ["always 0, not drawn on this log scale: zero"]
+    assert outside(fig) == []

@@ -62,3 +62,25 @@ def test_sgd_on_linear_regression_is_told_a_rate_below_its_stable_limit(linear_d
 def test_an_upside_down_range_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="max_lr"):
         LrRangeConfig(min_lr=1.0, max_lr=0.1)
+
+
+def test_the_range_test_picture_shows_each_batch_and_marks_the_suggestion() -> None:
+    from pipeline.model.lr_range import RangeTest
+    from pipeline.reports.canvas import outside
+    from pipeline.reports.lr_range_plot import range_test_plot
+
+    result = RangeTest(
+        rates=[1e-5, 1e-4, 1e-3, 1e-2], losses=[1.0, 0.9, 0.4, 9.0], smoothed=[1.0, 0.95, 0.7, 3.0]
+    )
+    result.suggested, result.exploded_at = 1e-3, 1e-2
+    fig = range_test_plot(result)
+    ax = fig.axes[0]
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
+    assert lines["batch loss"] == (result.rates, result.losses)
+    assert lines["smoothed loss"] == (result.rates, result.smoothed)
+    assert lines["suggested 0.001"][0] == [1e-3, 1e-3] and lines["exploded at 0.01"][0] == [1e-2, 1e-2]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels() if 1e-5 <= t.get_position()[0] <= 1e-2] == [
+        "1e\u221205", "0.0001", "0.001", "0.01",  # plain numbers, matplotlib's minus sign
+    ]  # fmt: skip
+    assert outside(fig) == []

@@ -1,5 +1,6 @@
 """The pictures (pipeline.reports.plots): every drawing function writes a PNG file and returns
-its path, leaves no figure open in pyplot, and `draw` reports a failure instead of raising."""
+its path, leaves no figure open in pyplot, and `draw` reports a failure instead of raising;
+each figure, read back before it is saved, shows its data, axes and labels, none cut off."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pipeline.reports import plots
+from pipeline.reports import canvas, plots
 
 
 def history(epochs: int, scale: float, seed: int, layers: dict[str, str]) -> pd.DataFrame:
@@ -124,3 +125,139 @@ def test_draw_returns_the_file_or_what_went_wrong(tmp_path: Path) -> None:
     path, failure = plots.draw("learning_curves", (None, tmp_path / "bad.png"))
     assert path is None and failure is not None and failure.startswith("TypeError")
     assert not (tmp_path / "bad.png").exists()
+
+
+def lines_of(ax: Any) -> dict[str, tuple[list[float], list[float]]]:
+    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
+
+
+def test_learning_curves_show_both_losses_and_the_stopping_epochs() -> None:
+    frame = history(100, 1, 0, {})
+    fig = plots.learning_curves_figure(frame, 80, 70)
+    ax = fig.axes[0]
+    lines = lines_of(ax)
+    assert lines["training loss"] == (list(frame["epoch"]), list(frame["train_loss"]))
+    assert lines["validation loss"][1] == list(frame["val_loss"])
+    assert lines["best epoch 70 (restored)"][0] == [70, 70] and lines["stopped at epoch 80"][0] == [80, 80]
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "loss (MSE on the scaled target, plus penalties)"
+    assert plots.learning_curves_figure(ZERO_LOSS).axes[0].get_yscale() == "linear"  # 0 has no log
+    classifier = frame.assign(val_accuracy=np.linspace(0.5, 0.9, 100), train_accuracy=0.8)
+    accuracy = plots.learning_curves_figure(classifier).axes[1]
+    assert lines_of(accuracy)["validation accuracy"][1] == list(classifier["val_accuracy"])
+    assert plots.learning_curves_figure(classifier).axes[0].get_ylabel().startswith("loss (cross-entropy")
+
+
+def test_predicted_vs_actual_and_residuals_plot_each_row() -> None:
+    rows = predictions(30, 2, 1, ("validation", "test"))
+    fig = plots.predicted_vs_actual_figure(rows, "price")
+    for ax, part in zip(fig.axes, ("validation", "test"), strict=True):
+        frame = rows[part]
+        assert ax.collections[0].get_offsets().tolist() == frame[["actual", "predicted"]].to_numpy().tolist()
+        low = min(frame["actual"].min(), frame["predicted"].min())
+        high = max(frame["actual"].max(), frame["predicted"].max())
+        assert lines_of(ax)["perfect prediction"] == ([low, high], [low, high])
+        assert ax.get_title() == f"{part} set (30 rows)"
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("actual price", "predicted price")
+    residual = plots.residuals_figure(rows, "price").axes[1]
+    test = rows["test"]
+    expected = np.column_stack([test["predicted"], test["predicted"] - test["actual"]])
+    assert np.allclose(residual.collections[0].get_offsets(), expected)
+    assert residual.get_title() == "Residuals, test set"
+
+
+def test_layer_diagnostics_show_each_layers_gradient_and_its_dead_or_saturated_units() -> None:
+    frame = history(50, 100, 3, {"h1": "tanh", "h2": "relu", "out": "linear"})
+    top, bottom = plots.layer_diagnostics_figure(frame).axes
+    assert {k: v[1] for k, v in lines_of(top).items()} == {
+        layer: list(frame[f"diag/{layer}/grad_norm"]) for layer in ("h1", "h2", "out")
+    }
+    assert top.get_yscale() == "log"
+    shown = lines_of(bottom)
+    assert set(shown) == {"h2 dead (ReLU)", "h1 saturated"}
+    assert shown["h2 dead (ReLU)"][1] == list(frame["diag/h2/dead_fraction"])
+    assert bottom.get_ylim() == (-0.03, 1.03)
+    linear = plots.layer_diagnostics_figure(history(5, 1, 4, {"output": "linear"})).axes[1]
+    assert [t.get_text() for t in linear.texts] == ["no ReLU, tanh or sigmoid hidden layer"]
+
+
+def test_function_fit_draws_the_fitted_curve_over_the_points() -> None:
+    grid = np.linspace(-5, 5, 40)
+    train = (np.linspace(-5, 5, 10), np.zeros(10))
+    ax = plots.function_fit_figure(grid, np.sin(grid), {"train": train}, "x", "y").axes[0]
+    assert lines_of(ax)["fitted function"] == (list(grid), list(np.sin(grid)))
+    assert ax.collections[0].get_offsets().tolist() == np.column_stack(train).tolist()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train points (10)", "fitted function"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x", "y")
+
+
+def test_unit_activations_draw_each_unit_and_the_dead_ones_red() -> None:
+    grid, values, names = unit_values(2, 80, 1)
+    fig = plots.unit_activations_figure(grid, values, names, "x")
+    first = fig.axes[0]
+    assert len(first.get_lines()) == plots.MAX_UNIT_LINES
+    assert first.get_title().startswith("hidden_1: 80 units, ") and first.get_title().endswith(
+        "64 of 80 shown"
+    )
+    assert (
+        first.get_lines()[0].get_color() == "crimson" and list(first.get_lines()[0].get_ydata()) == [0.0] * 50
+    )
+    small = plots.unit_activations_figure(*unit_values(1, 3, 2), "input").axes[0]
+    assert [list(line.get_ydata()) for line in small.get_lines()] == unit_values(1, 3, 2)[1][0].T.tolist()
+    assert small.get_xlabel() == "input"
+
+
+FIGURES: dict[str, Callable[[], Any]] = {
+    "learning_curves": lambda: plots.learning_curves_figure(history(100, 1, 0, {}), 80, 70),
+    "layer_diagnostics": lambda: plots.layer_diagnostics_figure(
+        history(50, 100, 3, {"h1": "tanh", "h2": "relu"})
+    ),
+    "predicted_vs_actual": lambda: plots.predicted_vs_actual_figure(
+        predictions(10, 1000, 0, ("validation", "test")), "a rather long target name"
+    ),
+    "residuals": lambda: plots.residuals_figure(predictions(10, 1000, 0, ("validation", "test")), "y"),
+    "function_fit": lambda: plots.function_fit_figure(np.arange(3.0), np.arange(3.0), {}, "x", "y"),
+    "unit_activations": lambda: plots.unit_activations_figure(*unit_values(2, 80, 1), "x"),
+}
+
+
+@pytest.mark.parametrize("figure", sorted(FIGURES))
+def test_no_label_is_cut_off_at_the_edge(figure: str) -> None:
+    assert canvas.outside(FIGURES[figure]()) == []
+
+
+def test_a_label_past_the_edge_is_found() -> None:
+    fig, axes = canvas.figure(1, 1, (4, 3))
+    axes[0, 0].set_title("a title far too long to fit in a picture four inches wide, surely")
+    fig.text(0.5, 1.02, "above the top")
+    found = canvas.outside(canvas.finish(fig))
+    assert [text.split("' (")[0] for text in found] == [
+        "'above the top",
+        "'a title far too long to fit in a picture four inches wide, surely",
+    ]
+
+
+def test_layer_distributions_draw_a_histogram_per_moment_on_shared_bins() -> None:
+    from pipeline.reports.distribution_plots import BINS, COLUMNS, layer_distributions_figure
+
+    rng = np.random.default_rng(0)
+    quantities = [q for q, _ in COLUMNS]
+    moments = {
+        moment: {"hidden_1": {q: rng.normal(0, scale, 500) for q in quantities}}
+        for moment, scale in (("start", 1.0), ("end", 3.0))
+    }
+    fig = layer_distributions_figure(moments)
+    first = fig.axes[0]
+    start, end = first.patches  # a stairs outline per moment
+    assert start.get_label() == "start" and end.get_label() == "end"
+    counts, edges = start.get_data().values, start.get_data().edges
+    assert len(edges) == BINS + 1 and np.array_equal(edges, end.get_data().edges)
+    assert counts.sum() == 500 and np.array_equal(
+        counts, np.histogram(moments["start"]["hidden_1"]["preactivation"], edges)[0]
+    )
+    spread = (
+        moments["start"]["hidden_1"]["preactivation"].std(),
+        moments["end"]["hidden_1"]["preactivation"].std(),
+    )
+    assert first.get_title() == f"hidden_1: pre-activation, std {spread[0]:.3g} -> {spread[1]:.3g}"
+    assert [ax.get_title().split(",")[0] for ax in fig.axes] == [f"hidden_1: {label}" for _, label in COLUMNS]
+    assert canvas.outside(fig) == []

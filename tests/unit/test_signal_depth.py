@@ -3,7 +3,13 @@ from the metric history, the end from the run's last values, shallow runs left o
 
 from __future__ import annotations
 
-from pipeline.reports.signal_depth import depth_profiles, hidden_depth, plot_signal_through_depth
+from pipeline.reports.canvas import outside
+from pipeline.reports.signal_depth import (
+    depth_profiles,
+    hidden_depth,
+    plot_signal_through_depth,
+    signal_through_depth_figure,
+)
 from pipeline.tracking.queries import RunSummary
 
 
@@ -28,6 +34,14 @@ def test_profiles_read_step_0_from_the_history_and_the_end_from_the_last_values(
     assert profiles["he"]["grad_start"] == [0.5, 0.25, 0.125, 0.0625, 0.03125]  # the output last
     assert profiles["he"]["act_std_end"] == [0.5] * 4
     assert plot_signal_through_depth(profiles, tmp_path / "s.png").stat().st_size > 0
+    activations, gradients = signal_through_depth_figure(profiles).axes
+    start, end = activations.get_lines()  # at initialization solid, after training dashed
+    assert start.get_label() == "he" and list(start.get_xdata()) == [1, 2, 3, 4]
+    assert list(start.get_ydata()) == [0.5, 0.25, 0.125, 0.0625] and list(end.get_ydata()) == [0.5] * 4
+    assert end.get_linestyle() == "--" and end.get_color() == start.get_color()
+    assert list(gradients.get_lines()[0].get_xdata()) == [1, 2, 3, 4, 5]  # the output last
+    assert activations.get_yscale() == "log" and gradients.get_xlabel().endswith("last: the output")
+    assert outside(activations.figure) == []
 
 
 def test_a_run_without_a_step_0_has_no_profile() -> None:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgb
 
 from pipeline.reports.comparison import write_report
 from pipeline.reports.sweep_analysis import (
     paired_verdict,
     parameter_importance,
-    plot_parallel_coordinates,
     seed_bands,
+    seed_bands_figure,
 )
 
 METRIC = "validation_mse_scaled"
@@ -83,17 +84,15 @@ def test_curves_over_seeds_are_averaged_per_variant_with_their_spread(tmp_path) 
     assert std == pytest.approx([np.sqrt(2), np.sqrt(0.5)])
     assert list(bands["adam"][2]) == [0.0, 0.0]
 
+    ax = seed_bands_figure(bands).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["sgd"].get_xdata()) == [1, 2] and list(lines["sgd"].get_ydata()) == [2.0, 1.0]
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]  # sgd's: mean +/- one standard deviation
+    assert (band.min(), band.max()) == pytest.approx((1 - np.sqrt(0.5), 2 + np.sqrt(2)))
+    assert to_rgb(ax.collections[0].get_facecolor()[0]) == to_rgb(lines["sgd"].get_color())  # its colour
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "epoch"
+
     written = write_report(frame, curves, tmp_path, METRIC)
     names = {p.name for p in written}
     assert {"learning_curves_over_seeds.png", "comparison.md"} <= names
     assert "adam beats sgd on 2 of 2 seeds" in (tmp_path / "comparison.md").read_text()
-
-
-def test_the_parallel_coordinates_need_a_numeric_parameter(tmp_path) -> None:
-    frame = pd.DataFrame(
-        {"run": ["a", "b", "c"], "optimizer.learning_rate": ["0.1", "0.01", "0.001"], METRIC: [0.3, 0.2, 0.5]}
-    )
-    assert plot_parallel_coordinates(frame, METRIC, tmp_path / "p.png") == tmp_path / "p.png"
-    assert (tmp_path / "p.png").stat().st_size > 0
-    names_only = pd.DataFrame({"run": ["a", "b"], "optimizer.name": ["sgd", "adam"], METRIC: [0.3, 0.2]})
-    assert plot_parallel_coordinates(names_only, METRIC, tmp_path / "q.png") is None
