@@ -46,25 +46,52 @@ def sorted_classes(labels: pd.Series, numbers: pd.Series | None) -> list[str]:
     return sorted(labels.unique().tolist())
 
 
-def resolve_task(
-    setting: TaskSetting, numbers: pd.Series | None, classes: int, column: str, source: str
-) -> tuple[Task, str | None]:
-    """The task for `setting`; `auto` decides only when the column leaves no doubt: text labels
-    are classes, numbers with a fraction are a regression target, whole numbers with two values
-    are two classes. Anything else asks for `dataset.task`."""
-    if setting != "auto":
-        return setting, None
+AUTO_MAX_CLASSES = 20  # `auto`: whole numbers with more distinct values are a quantity
+AUTO_MIN_ROWS_PER_CLASS = 2  # `auto`: ... and so are whole numbers seen fewer times than this on average
+
+
+def auto_task(numbers: pd.Series | None, classes: int) -> tuple[Task, str]:
+    """What `dataset.task=auto` decides for a target column, and why. The rule:
+    text labels are classes (binary for two, else multiclass); numbers with a fraction are a
+    quantity (regression); whole numbers with two values are binary; whole numbers with at
+    most AUTO_MAX_CLASSES (20) distinct values, each seen on average at least
+    AUTO_MIN_ROWS_PER_CLASS (2) times (distinct values <= rows / 2), are multiclass (wine's 3
+    cultivars, digits' 10); any other whole numbers are a quantity (a count such as
+    Facebook's `like`, 257 distinct values in 500 rows). It never refuses a column."""
     if numbers is None:
-        task: Task = "binary" if classes == 2 else "multiclass"
-        return task, f"text labels, {classes} classes"
+        return ("binary" if classes == 2 else "multiclass"), f"text labels, {classes} classes"
     if not bool(np.all(numbers == np.round(numbers))):
-        return "regression", "numbers with fractions"
+        return "regression", "numbers with fractions: a quantity"
     if classes <= 2:
         return "binary", "whole numbers with two values"
-    raise PipelineError(
-        f"{source}: dataset.target {column!r}: dataset.task=auto cannot tell whether {classes} whole-number "
-        "values are classes or quantities; set dataset.task=multiclass or dataset.task=regression"
+    if classes <= AUTO_MAX_CLASSES and classes * AUTO_MIN_ROWS_PER_CLASS <= len(numbers):
+        return "multiclass", f"whole numbers with {classes} values, at most {AUTO_MAX_CLASSES}"
+    return "regression", (
+        f"whole numbers with {classes} distinct values in {len(numbers)} rows: a quantity "
+        f"(classes are at most {AUTO_MAX_CLASSES} values, each in 2 rows or more on average)"
     )
+
+
+def distinct_values(values: pd.Series, numbers: pd.Series | None) -> int:
+    """How many different labels the column holds (as numbers when they all are)."""
+    return int(numbers.nunique() if numbers is not None else category_strings(values).nunique())
+
+
+def auto_hint(task: Task) -> str:
+    """How to overrule `auto`'s choice."""
+    if task == "regression":
+        return "set dataset.task=multiclass to train a classifier instead"
+    return "set dataset.task=regression to predict it as a quantity instead"
+
+
+def auto_note(values: pd.Series) -> str:
+    """The line that says what `auto` chose for target column `values`, why, and how to overrule it."""
+    numbers = numeric_values(values)
+    task, why = auto_task(numbers, distinct_values(values, numbers))
+    if task != "regression":
+        why = f"{why}: {shown(sorted_classes(category_strings(values), numbers))}"
+    note = f"dataset.task=auto chose {task} for {str(values.name)!r} ({why})"
+    return f"{note}; {auto_hint(task)}" if numbers is not None else note
 
 
 def class_labels(values: pd.Series, setting: TaskSetting, source: str) -> Labels | None:
@@ -72,11 +99,11 @@ def class_labels(values: pd.Series, setting: TaskSetting, source: str) -> Labels
     (or `auto` resolves to) regression."""
     column = str(values.name)
     numbers = numeric_values(values)
-    labels = category_strings(values)
-    classes = sorted_classes(labels, numbers)
-    task, why = resolve_task(setting, numbers, len(classes), column, source)
+    task = auto_task(numbers, distinct_values(values, numbers))[0] if setting == "auto" else setting
     if task == "regression":
         return None
+    labels = category_strings(values)
+    classes = sorted_classes(labels, numbers)
     if numbers is not None and not bool(np.all(numbers == np.round(numbers))):
         fractional = sorted({float(v) for v in numbers[numbers != np.round(numbers)].head(3)})
         raise PipelineError(
@@ -95,8 +122,7 @@ def class_labels(values: pd.Series, setting: TaskSetting, source: str) -> Labels
             f"{shown(classes)}; set dataset.task=multiclass"
         )
     codes = pd.Categorical(labels, categories=classes).codes.astype("int64")
-    note = f"dataset.task=auto chose {task} for {column!r} ({why}: {shown(classes)})" if why else None
-    return Labels(task, classes, codes, note)
+    return Labels(task, classes, codes, auto_note(values) if setting == "auto" else None)
 
 
 def class_counts(codes: np.ndarray, classes: list[str]) -> dict[str, int]:

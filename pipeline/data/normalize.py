@@ -1,6 +1,8 @@
 """Normalize: drop blank rows, check the data (pipeline.data.schemas), one-hot encode.
 
-Only row-wise, stateless transforms: nothing here is fitted to the data's values.
+Only row-wise, stateless transforms: nothing here is fitted to the data's values. Messages
+name the file as the user gave it (`dataset.path`, from the raw folder's provenance), never
+the raw copy, and give lines of that file (the header is line 1).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pipeline.core.files import NORMALIZED_FILE, PROVENANCE_FILE, RAW_FILE, SCHE
 from pipeline.core.io import atomic_dir, read_json, write_json
 from pipeline.data.features import category_strings, encode, encoded_names
 from pipeline.data.fingerprint import stamp_of
-from pipeline.data.labels import class_labels
+from pipeline.data.labels import auto_note, class_labels
 from pipeline.data.tabular import read_table
 
 
@@ -38,10 +40,60 @@ def check_roles(dataset: DatasetConfig, features: list[str], columns: list[str])
         raise PipelineError(f"dataset.features: the target {dataset.target!r} cannot be a feature")
 
 
-def drop_blank_rows(frame: pd.DataFrame, drop: bool) -> pd.DataFrame:
-    """Drop every row with a blank cell, as the course does; otherwise the schema refuses
-    blanks in the used columns. The index is kept: messages give line numbers in the file."""
-    return frame.dropna() if drop else frame
+def check_blank_columns(
+    frame: pd.DataFrame, dataset: DatasetConfig, features: list[str], source: str
+) -> None:
+    """A column blank in every row is refused by name, before blank rows are dropped (which
+    would otherwise leave no row): the target, a feature (leave it out), or, when blank rows
+    are dropped, an unused column (with dataset.drop_blank_rows=false, blanks in unused
+    columns do not count)."""
+    from pipeline.data.schemas import list_override
+
+    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    lines = f"lines 2-{len(frame) + 1}"
+    if dataset.target in empty:
+        raise PipelineError(
+            f"{source}: dataset.target {dataset.target!r} is blank in every row ({lines}): "
+            "nothing to learn from; check dataset.target"
+        )
+    unused = [c for c in empty if c not in features]
+    empty = [c for c in features if c in empty]
+    if empty:
+        kept = [c for c in features if c not in empty]
+        leave = f"; leave them out with {list_override('dataset.features', kept)}" if kept else ""
+        raise PipelineError(f"{source}: column(s) {empty} are blank in every row ({lines}){leave}")
+    if unused and dataset.drop_blank_rows:
+        raise PipelineError(
+            f"{source}: unused column(s) {unused} are blank in every row ({lines}), so dropping rows "
+            "with a blank cell would leave none; set dataset.drop_blank_rows=false (blanks in unused "
+            "columns then do not count; blanks in used ones are refused)"
+        )
+
+
+def drop_blank_rows(frame: pd.DataFrame, drop: bool, source: str) -> tuple[pd.DataFrame, str | None]:
+    """Drop every row with a blank cell in any column, as the course does, and say how many
+    (None when none); otherwise the schema refuses blanks in the used columns. The index is
+    kept: messages give line numbers in the file. Dropping every row is a PipelineError."""
+    if not drop:
+        return frame, None
+    blank = frame.isna()
+    dropped = blank.any(axis=1)
+    if not dropped.any():
+        return frame, None
+    counts = blank.sum()
+    columns = ", ".join(f"{c} ({int(counts[c])})" for c in frame.columns[counts > 0])
+    if dropped.all():
+        raise PipelineError(
+            f"{source}: every one of the {len(frame)} rows has a blank cell (blank cells per column: "
+            f"{columns}), so dropping them leaves none; fill the blanks or leave the mostly blank "
+            "columns out with dataset.features (and set dataset.drop_blank_rows=false)"
+        )
+    names = ", ".join(str(c) for c in frame.columns[counts > 0])
+    notice = (
+        f"normalize: dropped {int(dropped.sum())} of {len(frame)} rows with a blank cell (columns {names}); "
+        "dataset.drop_blank_rows=false refuses them instead"
+    )
+    return frame[~dropped], notice
 
 
 def numbers(values: pd.Series) -> pd.Series:
@@ -142,7 +194,8 @@ def normalize(
     columns = [str(c) for c in frame.columns]
     features = feature_columns(columns, dataset)
     check_roles(dataset, features, columns)
-    frame = drop_blank_rows(frame, dataset.drop_blank_rows)
+    check_blank_columns(frame, dataset, features, source)
+    frame, dropped = drop_blank_rows(frame, dataset.drop_blank_rows, source)
     validate(frame, dataset, features, columns, source)
     constant = constant_columns(frame, features, dataset.categorical)
     features = kept_features(features, constant, dataset, source)
@@ -158,8 +211,10 @@ def normalize(
     }
     encoded = encode(frame, schema)
     encoded[dataset.target] = labels.codes if labels else numbers(frame[dataset.target])
-    if labels and labels.note:
-        print(f"note: {labels.note}", file=sys.stderr)
+    chosen = labels.note if labels else auto_note(target) if dataset.task == "auto" else None
+    for line in (dropped, chosen and f"note: {chosen}"):  # once the data passed every check
+        if line:
+            print(line, file=sys.stderr)
     return encoded, schema
 
 
@@ -168,10 +223,8 @@ def normalize_folder(dataset: DatasetConfig, raw_dir: Path, interim_dir: Path) -
     return the schema and the row count. A raw folder made from another `dataset` config is
     refused; the interim folder carries the raw folder's stamp (pipeline.data.fingerprint)."""
     stamp = stamp_of(raw_dir, dataset)
-    raw_file = raw_dir / RAW_FILE
-    frame = read_table(raw_file, dataset.separator)
-    source = read_json(raw_dir / PROVENANCE_FILE)["source"]
-    label = f"{raw_file} (from {source})"
+    label = read_json(raw_dir / PROVENANCE_FILE)["source"]  # the user's dataset.path, not the copy
+    frame = read_table(raw_dir / RAW_FILE, dataset.separator, label)
     encoded, schema = normalize(frame, dataset, label)
     with atomic_dir(interim_dir) as tmp:
         encoded.to_parquet(tmp / NORMALIZED_FILE, index=False)

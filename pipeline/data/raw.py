@@ -43,17 +43,18 @@ def generated(dataset: DatasetConfig) -> tuple[pd.DataFrame, str] | None:
 
 
 def materialize(dataset: DatasetConfig, download_dir: Path, target: Path) -> str:
-    """Write the data set's raw file to `target`; return a description of its source."""
+    """Write the data set's raw file to `target`; return a description of its source: for a
+    file, `dataset.path` (else `dataset.url`) as the user wrote it, the name every later
+    message about the data uses."""
     made = generated(dataset)
     if made is not None:
         made[0].to_csv(target, index=False, sep=dataset.separator)
         return made[1]
     source = local_source(dataset, download_dir)
-    refuse_if_too_large(source)  # before copying it
+    named = dataset.path or str(dataset.url)  # as configured: a relative path reads the same in every clone
+    refuse_if_too_large(source, named)  # before copying it
     shutil.copyfile(source, target)
-    if dataset.path:
-        return dataset.path  # as configured: a relative path reads the same in every clone
-    return str(dataset.url)
+    return named
 
 
 def provenance(dataset: DatasetConfig, source: str, raw_file: Path) -> dict[str, Any]:

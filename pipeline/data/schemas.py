@@ -9,7 +9,9 @@ naming the file, the columns and the lines (line = row index + 2: the header is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ from pandera.errors import SchemaErrors
 
 from pipeline.core.config import DatasetConfig
 from pipeline.core.errors import PipelineError
+from pipeline.core.overrides import hydra_quoted, shell_word
 
 PRESENT = "column_in_dataframe"  # pandera's check name for a required column
 BLANK = "not_nullable"  # pandera's check name for a blank cell where none is allowed
@@ -25,6 +28,27 @@ NUMERIC = "numeric"
 FINITE = "finite"
 HAS_ROWS = "has_rows"
 EXAMPLES = 3
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a list element Hydra reads back as this very string
+_WORDS = {"true", "false", "null", "nan", "inf", "on", "off", "yes", "no"}
+
+
+def list_override(key: str, names: Sequence[str]) -> str:
+    """`key=[a,b]` as one bash word that Hydra reads back as this list of strings:
+    `'dataset.categorical=[city,"Post Month"]'` (names that Hydra would read as another
+    type, or that hold spaces or punctuation, are quoted)."""
+    items = [n if _BARE.fullmatch(n) and n.lower() not in _WORDS else hydra_quoted(n) for n in names]
+    return shell_word(f"{key}=[{','.join(items)}]")
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What the message needs to know of the config: the target, its task, the features and
+    the declared categorical columns."""
+
+    target: str
+    regression: bool
+    features: tuple[str, ...]
+    categorical: tuple[str, ...]
 
 
 def as_numbers(values: pd.Series) -> pd.Series:
@@ -82,21 +106,56 @@ def blank_cells(cases: pd.DataFrame) -> list[str]:
     ]
 
 
-def bad_values(cases: pd.DataFrame, columns: Sequence[str]) -> list[str]:
-    """Per column, in file order: text that is not a number, then infinite values."""
-    problems = []
+def mostly_text(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """The columns (of those present) where more than half of the non-blank cells are not numbers."""
+    text = []
+    for column in columns:
+        if column in frame.columns:
+            values = frame[column].dropna()
+            if len(values) and as_numbers(values).isna().sum() * 2 > len(values):
+                text.append(column)
+    return text
+
+
+def text_hint(text: list[str], roles: Roles) -> list[str]:
+    """For feature columns holding text: declare them categorical, or leave them out."""
+    if not text:
+        return []
+    them = "it" if len(text) == 1 else "them"
+    hint = (
+        f"declare {them} categorical with {list_override('dataset.categorical', [*roles.categorical, *text])}"
+    )
+    kept = [c for c in roles.features if c not in text]
+    if kept:
+        hint += f" or leave {them} out with {list_override('dataset.features', kept)}"
+    return [hint]
+
+
+def bad_values(cases: pd.DataFrame, columns: Sequence[str], text: Sequence[str], roles: Roles) -> list[str]:
+    """Per column, in file order: text that is not a number, then infinite values; a column
+    that is mostly text says what to set (`text`: such columns)."""
+    problems, text_features = [], []
     for column in columns:
         mine = cases[cases["column"] == column]
-        text = mine[mine["check"] == NUMERIC].sort_values("index", key=lambda i: i.astype("int64"))
-        if not text.empty:
-            examples = sorted({str(v) for v in text["failure_case"].head(EXAMPLES)})
-            first = _line(text["index"].iloc[0])
-            problems.append(f"{column!r} has non-numeric values {examples} (line {first})")
+        wrong = mine[mine["check"] == NUMERIC].sort_values("index", key=lambda i: i.astype("int64"))
+        if not wrong.empty:
+            examples = sorted({str(v) for v in wrong["failure_case"].head(EXAMPLES)})
+            first = _line(wrong["index"].iloc[0])
+            if column == roles.target and roles.regression and column in text:
+                problems.append(
+                    f"dataset.target {column!r} holds text ({examples}, line {first}): a regression "
+                    "needs numbers; set dataset.task=auto (or binary/multiclass) to train a classifier"
+                )
+            elif column in text and column != roles.target:
+                problems.append(f"{column!r} holds text {examples} (line {first}), not numbers")
+                text_features.append(column)
+            else:
+                problems.append(f"{column!r} has non-numeric values {examples} (line {first})")
         infinite = mine[mine["check"] == FINITE]
         if not infinite.empty:
             first = _line(min(int(i) for i in infinite["index"]))
             problems.append(f"{column!r} has infinite values (line {first})")
-    return problems
+    return problems + text_hint(text_features, roles)
 
 
 def no_rows(cases: pd.DataFrame, blank_rows_dropped: bool) -> list[str]:
@@ -106,16 +165,22 @@ def no_rows(cases: pd.DataFrame, blank_rows_dropped: bool) -> list[str]:
 
 
 def describe(
-    cases: pd.DataFrame, columns: Sequence[str], file_columns: Sequence[str], blank_rows_dropped: bool
+    cases: pd.DataFrame,
+    columns: Sequence[str],
+    file_columns: Sequence[str],
+    blank_rows_dropped: bool,
+    text: Sequence[str],
+    roles: Roles,
 ) -> str:
-    """pandera's failure cases as one line: missing columns, blanks, bad values, no rows."""
+    """pandera's failure cases as one line: missing columns, blanks, bad values (`text`: the
+    columns that are mostly text), no rows."""
     known = {PRESENT, BLANK, NUMERIC, FINITE, HAS_ROWS}
     other = [f"{c.column}: failed {c.check}" for c in cases.itertuples() if c.check not in known]
     return "; ".join(
         [
             *missing_columns(cases, file_columns),
             *blank_cells(cases),
-            *bad_values(cases, columns),
+            *bad_values(cases, columns, text, roles),
             *no_rows(cases, blank_rows_dropped),
             *sorted(set(other)),
         ]
@@ -133,7 +198,10 @@ def validate(
     try:
         dataset_schema(dataset, features).validate(frame, lazy=True)
     except SchemaErrors as err:
-        message = describe(
-            err.failure_cases, used_columns(dataset, features), file_columns, dataset.drop_blank_rows
+        columns = used_columns(dataset, features)
+        roles = Roles(
+            dataset.target, dataset.task == "regression", tuple(features), tuple(dataset.categorical)
         )
+        text = mostly_text(frame, columns)
+        message = describe(err.failure_cases, columns, file_columns, dataset.drop_blank_rows, text, roles)
         raise PipelineError(f"{source}: {message}") from None

@@ -1,4 +1,8 @@
-"""Reading a delimited file with checks that turn common mistakes into one clear message."""
+"""Reading a delimited file with checks that turn common mistakes into one clear message.
+
+A file that is not a text CSV (a spreadsheet, a compressed or binary file, text in another
+encoding than UTF-8) is told apart by its first bytes or by where it stops decoding, and
+named with what it seems to be."""
 
 from __future__ import annotations
 
@@ -11,6 +15,25 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.overrides import shell_override
 
 LIKELY_SEPARATORS = (",", ";", "\t", "|")
+SNIFFED_BYTES = 1 << 16  # how much of the start of a file tells text from binary
+SAVE_AS_CSV = "save it as CSV (UTF-8) and point dataset.path at that file"
+# the first bytes of formats people hand over instead of a CSV, and what to call them
+MAGIC = (
+    (b"PK\x03\x04", "a zip archive, such as an Excel .xlsx or OpenDocument .ods spreadsheet"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel .xls workbook (an OLE2 Office file)"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"BZh", "a bzip2-compressed file"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"PAR1", "a Parquet file"),
+    (b"ARROW1", "an Arrow/Feather file"),
+    (b"\x89HDF", "an HDF5 file"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x93NUMPY", "a NumPy .npy file"),
+    (b"\xff\xfe", "UTF-16 text (Excel's 'Unicode Text')"),
+    (b"\xfe\xff", "UTF-16 text"),
+)
 
 
 MEMORY_PER_FILE_BYTE = 5  # pandas needs several times a CSV's size to parse and hold it
@@ -49,11 +72,57 @@ def refuse_if_too_large(path: Path, label: str | None = None) -> None:
     check_fits_in_memory(path, available_memory(), label)
 
 
+LOOK_LIKE_WORDS = (b"BZh", b"PAR1", b"ARROW1")  # magic numbers that could begin a header
+
+
+def looks_like_text(rest: bytes) -> bool:
+    """Whether the bytes after a word-like magic number go on as text would (a header such as
+    `PAR1,PAR2,y`): printable ASCII up to the end of the line, at most 64 bytes of it."""
+    line = rest[:64].split(b"\n", 1)[0].rstrip(b"\r")
+    return all(32 <= b < 127 or b == 9 for b in line)
+
+
+def what_binary(head: bytes) -> str | None:
+    """What a file starting with `head` seems to be, when it is not plain text; else None."""
+    for magic, name in MAGIC:
+        if head.startswith(magic) and not (magic in LOOK_LIKE_WORDS and looks_like_text(head[len(magic) :])):
+            return name
+    if b"\x00" in head:
+        return "a binary file (it holds NUL bytes)"
+    return None
+
+
+def check_text(path: Path, label: str) -> None:
+    """Refuse a spreadsheet, an archive or another binary file by its first bytes."""
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFFED_BYTES)
+    seems = what_binary(head)
+    if seems is not None:
+        raise PipelineError(f"{label}: not a text CSV file: it seems to be {seems}; {SAVE_AS_CSV}")
+
+
+def not_utf8(path: Path, label: str) -> PipelineError:
+    """The error for a file that does not decode as UTF-8, naming the first line that does not."""
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                byte = line[err.start]
+                return PipelineError(
+                    f"{label}: line {number} is not UTF-8 text (byte 0x{byte:02x}): the file seems to be "
+                    f"in another encoding, such as Windows-1252 or Latin-1; {SAVE_AS_CSV}"
+                )
+    return PipelineError(f"{label}: the file is not UTF-8 text; {SAVE_AS_CSV}")
+
+
 def parse(path: Path, separator: str, label: str) -> pd.DataFrame:
     """The file as text and numbers; only an empty cell is blank ('n/a', 'NA', 'null' stay text,
     so a numeric column holding them is reported rather than its rows silently dropped)."""
     try:
         return pd.read_csv(path, sep=separator, keep_default_na=False, na_values=[""])
+    except UnicodeDecodeError:
+        raise not_utf8(path, label) from None
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{label}: the file is empty") from None
     except pd.errors.ParserError as err:
@@ -89,13 +158,15 @@ def check_header(path: Path, separator: str, label: str) -> None:
 
 
 def read_table(path: str | Path, separator: str, label: str | None = None) -> pd.DataFrame:
-    """Read `path`; a missing, empty, header-only, too large or wrongly separated file, or a
-    repeated column name, is a PipelineError naming `label` (default: the path)."""
+    """Read `path`; a missing, empty, header-only, too large, binary, non-UTF-8 or wrongly
+    separated file, or a repeated column name, is a PipelineError naming `label` (default:
+    the path)."""
     path = Path(path)
     label = label or str(path)
     if not path.is_file():
         raise PipelineError(f"{label}: file not found")
     refuse_if_too_large(path, label)
+    check_text(path, label)
     check_separator(first_line(path), separator, label)
     frame = parse(path, separator, label)
     check_header(path, separator, label)

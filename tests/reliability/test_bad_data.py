@@ -48,7 +48,7 @@ def table(*lines: str, sep: str = ",") -> str:
 class Bad:
     """A bad file (or setting): the stage that must refuse it and what its one line must say."""
 
-    text: str
+    text: str | bytes
     stage: str
     says: tuple[str, ...]
     overrides: tuple[str, ...] = ()
@@ -120,11 +120,34 @@ SCENARIOS = {
         ("dataset.target 'y' holds numbers that are not whole ([1.5])", "set dataset.task=regression"),
         ("dataset.task=multiclass",),
     ),
-    "auto_cannot_tell": Bad(
-        table("x1,x2,y", *GOOD),
+    "text_target_under_regression": Bad(
+        table("x1,x2,y", *labelled("abcabcabca")),
         "normalize",
-        ("dataset.task=auto cannot tell whether 10 whole-number values", "set dataset.task=multiclass or"),
-        ("dataset.task=auto",),
+        ("dataset.target 'y' holds text (['a', 'b', 'c'], line 2)", "set dataset.task=auto"),
+        ("dataset.task=regression",),
+    ),
+    # a file of the user's that is not what the config says
+    "undeclared_text_column": Bad(
+        table("x1,city,y", *[f"{i},{'Berlin' if i % 2 else 'Rome'},{2 * i + 1}" for i in range(10)]),
+        "normalize",
+        (
+            "'city' holds text ['Berlin', 'Rome'] (line 2), not numbers",
+            "'dataset.categorical=[city]'",
+            "'dataset.features=[x1]'",
+        ),
+    ),
+    "spreadsheet": Bad(
+        b"PK\x03\x04" + bytes(60), "ingest", ("not a text CSV file: it seems to be a zip archive",)
+    ),
+    "old_spreadsheet": Bad(
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504),
+        "ingest",
+        ("it seems to be an old Excel .xls workbook",),
+    ),
+    "target_blank_in_every_row": Bad(
+        table("x1,x2,y", *[row.rsplit(",", 1)[0] + "," for row in GOOD]),
+        "normalize",
+        ("dataset.target 'y' is blank in every row (lines 2-11)",),
     ),
     "class_too_small_to_stratify": Bad(
         table("x1,x2,y", *labelled("aaaaaaaabb")),
@@ -142,10 +165,10 @@ SCENARIOS = {
 
 @pytest.fixture
 def data_file(tmp_path: Path):
-    def write(text: str, name: str = "houses.csv") -> Path:
+    def write(text: str | bytes, name: str = "houses.csv") -> Path:
         path = tmp_path / "user" / name
         path.parent.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
         return path.resolve()
 
     return write
@@ -209,7 +232,7 @@ def test_bad_data_stops_its_stage_with_one_line(name: str, data_file, run_stages
     assert (outcome.code, outcome.stage) == (2, bad.stage), outcome
     line = error_line(outcome.stderr)
     if bad.stage != "split":  # split reads the normalized data; the user's file is named upstream
-        assert str(csv) in line, line
+        assert str(csv) in line and "data.csv" not in line, line  # the user's file, never the raw copy
     for fragment in bad.says:
         assert fragment in line, line
     assert_stopped_at(tmp_path, bad.stage)
@@ -251,7 +274,8 @@ def test_stage_commands_exit_2_with_one_line(name: str, commands: int, data_file
 
 
 @pytest.mark.parametrize(
-    "name", ["non_numeric_in_two_columns", "missing_target", "binary_given_three_classes"]
+    "name",
+    ["non_numeric_in_two_columns", "missing_target", "binary_given_three_classes", "undeclared_text_column"],
 )
 def test_a_run_on_bad_data_fails_with_one_line_and_no_finished_run(
     name: str, data_file, run_pipeline, tmp_path: Path, isolated_tracking: str
@@ -262,6 +286,7 @@ def test_a_run_on_bad_data_fails_with_one_line_and_no_finished_run(
     assert outcome.code == 2, outcome
     line = error_line(outcome.stderr)
     assert str(csv) in line and all(fragment in line for fragment in bad.says), line
+    assert ".prepare." not in line and "data.csv" not in line, line  # never the temporary copy
     runs = store_runs(isolated_tracking)
     assert [r.info.status for r in runs] == ["FAILED"]  # recorded, and recorded as failed
     assert runs[0].data.tags["run_status"] == "failed"
@@ -295,7 +320,7 @@ def test_a_constant_column_is_kept_unscaled_or_dropped_as_configured(
     setting = f"dataset.constant_columns={policy}"
     outcome = run_stages(csv, setting)
     assert outcome.code == 0, outcome
-    notices = [line for line in outcome.stderr.splitlines() if line.startswith(said)]
+    notices = [line for line in outcome.stderr.splitlines() if line.startswith(said) and "constant" in line]
     assert len(notices) == 1 and "constant column(s) ['c']" in notices[0] and str(csv) in notices[0], outcome
     processed = output_dir(tmp_path, "split")
     scaler = json.loads((processed / "scaler.json").read_text())
@@ -316,3 +341,15 @@ def test_a_constant_column_is_kept_unscaled_or_dropped_as_configured(
     )
     predictions = pd.read_csv(tmp_path / "job" / "predictions.csv")
     assert not predictions.isna().any(axis=None)
+
+
+def test_dropped_blank_rows_are_counted_and_auto_says_what_it_chose(data_file, run_stages) -> None:
+    csv = data_file(table("x1,x2,y", *GOOD[:2], "2,,5", *GOOD[3:], "10,6,"))
+    outcome = run_stages(csv)
+    assert outcome.code == 0, outcome
+    lines = outcome.stderr.splitlines()
+    assert (
+        "normalize: dropped 2 of 11 rows with a blank cell (columns x2, y); "
+        "dataset.drop_blank_rows=false refuses them instead"
+    ) in lines, outcome
+    assert any(line.startswith("note: dataset.task=auto chose regression for 'y'") for line in lines), outcome

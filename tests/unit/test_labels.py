@@ -52,12 +52,45 @@ def test_auto_leaves_a_continuous_target_to_regression() -> None:
     assert labels([1.5, 2.0], "regression") is None
 
 
-def test_auto_refuses_whole_numbers_it_cannot_read() -> None:
-    with pytest.raises(PipelineError) as info:
-        labels([1, 2, 3, 4, 5])
-    message = str(info.value)
-    assert "dataset.task=auto cannot tell" in message
-    assert "dataset.task=multiclass or dataset.task=regression" in message
+def wine_like() -> list[int]:
+    return [1, 2, 3] * 59 + [1]  # 178 rows, 3 cultivars
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        (wine_like(), "multiclass"),  # wine: 3 whole-number cultivars
+        ([d for d in range(10) for _ in range(18)], "multiclass"),  # digits: 10 values
+        ([int(v) for v in np.random.default_rng(0).lognormal(5, 1, 500)], None),  # Facebook's `like` counts
+        ([12.5, 99.99, 7.25, 12.5, 3.0, 99.99], None),  # prices: floats are a quantity, never an error
+        ([1, 2, 3, 4, 5], None),  # 5 values in 5 rows: each seen once, a quantity
+    ],
+    ids=["wine", "digits", "facebook_likes", "prices", "few_rows"],
+)
+def test_auto_rule_classes_and_quantities(values: list[float], task: str | None) -> None:
+    found = labels(values)
+    assert (found.task if found else None) == task
+
+
+def test_auto_takes_twenty_whole_values_as_classes_and_twenty_one_as_a_quantity() -> None:
+    assert labels(list(range(20)) * 2) is not None
+    assert labels(list(range(21)) * 2) is None
+
+
+def test_auto_note_says_the_rule_and_how_to_overrule_it() -> None:
+    from pipeline.data.labels import auto_note
+
+    likes = pd.Series(list(range(300)) + list(range(200)), name="like")
+    assert auto_note(likes) == (
+        "dataset.task=auto chose regression for 'like' (whole numbers with 300 distinct values in 500 "
+        "rows: a quantity (classes are at most 20 values, each in 2 rows or more on average)); "
+        "set dataset.task=multiclass to train a classifier instead"
+    )
+    found = labels(wine_like(), name="cultivar")
+    assert found is not None and found.note == (
+        "dataset.task=auto chose multiclass for 'cultivar' (whole numbers with 3 values, at most 20: "
+        "['1', '2', '3']); set dataset.task=regression to predict it as a quantity instead"
+    )
 
 
 def test_single_class_is_refused_naming_column_and_class() -> None:
@@ -99,8 +132,12 @@ def test_normalize_records_task_and_classes_and_keeps_text_targets() -> None:
     assert encoded["kind"].dtype == np.int64
 
 
-def test_a_regression_target_must_still_be_numeric() -> None:
-    frame = pd.DataFrame({"x": [0.1, 0.2], "kind": ["b", "a"]})
-    dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="kind")
-    with pytest.raises(PipelineError, match="non-numeric"):
-        normalize(frame, dataset, "f.csv")
+def test_a_text_target_under_regression_names_dataset_task() -> None:
+    frame = pd.DataFrame({"x": [0.1, 0.2, 0.3], "species": ["setosa", "virginica", "setosa"]})
+    dataset = DatasetConfig(name="csv", path="iris.csv", separator=",", target="species", task="regression")
+    with pytest.raises(PipelineError) as info:
+        normalize(frame, dataset, "iris.csv")
+    assert str(info.value) == (
+        "iris.csv: dataset.target 'species' holds text (['setosa', 'virginica'], line 2): a regression "
+        "needs numbers; set dataset.task=auto (or binary/multiclass) to train a classifier"
+    )

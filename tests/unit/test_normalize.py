@@ -160,11 +160,110 @@ def test_target_cannot_be_a_feature() -> None:
         normalize(facebook_frame(), facebook(features=["Paid", "like"], categorical=[]), SOURCE)
 
 
-def test_no_rows_left_after_dropping_blanks() -> None:
+def test_no_rows_left_after_dropping_blanks_names_the_blank_columns() -> None:
     frame = pd.DataFrame({"x": [1.0, np.nan], "y": [np.nan, 2.0]})
     dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y")
-    with pytest.raises(PipelineError, match="no rows left"):
+    with pytest.raises(PipelineError) as info:
         normalize(frame, dataset, "f.csv")
+    assert str(info.value).startswith(
+        "f.csv: every one of the 2 rows has a blank cell (blank cells per column: x (1), y (1)), "
+        "so dropping them leaves none"
+    )
+
+
+@pytest.mark.parametrize("drop", [True, False])
+def test_a_target_blank_in_every_row_says_so(drop: bool) -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "price": [np.nan] * 3})
+    dataset = DatasetConfig(name="csv", path="sales.csv", separator=",", target="price", drop_blank_rows=drop)
+    with pytest.raises(PipelineError) as info:
+        normalize(frame, dataset, "sales.csv")
+    assert str(info.value) == (
+        "sales.csv: dataset.target 'price' is blank in every row (lines 2-4): nothing to learn from; "
+        "check dataset.target"
+    )
+
+
+def test_a_feature_blank_in_every_row_is_named_with_the_features_to_keep() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "notes": [np.nan] * 3, "z": [1, 2, 3], "y": [1.5, 2.5, 3.5]})
+    dataset = DatasetConfig(name="csv", path="sales.csv", separator=",", target="y")
+    with pytest.raises(PipelineError) as info:
+        normalize(frame, dataset, "sales.csv")
+    assert str(info.value) == (
+        "sales.csv: column(s) ['notes'] are blank in every row (lines 2-4); "
+        "leave them out with 'dataset.features=[x,z]'"
+    )
+
+
+def test_an_unused_column_blank_in_every_row_names_drop_blank_rows() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "Unnamed: 2": [np.nan] * 3, "y": [1.5, 2.5, 3.5]})
+    dataset = DatasetConfig(name="csv", path="sales.csv", separator=",", target="y", features=["x"])
+    with pytest.raises(PipelineError, match=r"^sales\.csv: unused column\(s\) \['Unnamed: 2'\] are blank"):
+        normalize(frame, dataset, "sales.csv")
+    encoded, _ = normalize(frame, dataset.model_copy(update={"drop_blank_rows": False}), "sales.csv")
+    assert len(encoded) == 3
+
+
+def test_dropped_blank_rows_are_counted_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    normalize(facebook_frame(), facebook(), SOURCE)
+    assert capsys.readouterr().err.splitlines() == [
+        "normalize: dropped 2 of 6 rows with a blank cell (columns Category, Paid, comment); "
+        "dataset.drop_blank_rows=false refuses them instead"
+    ]
+
+
+def test_nothing_is_said_of_dropped_rows_when_an_error_follows(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(PipelineError):
+        normalize(facebook_frame(), facebook(target="likes"), SOURCE)
+    assert capsys.readouterr().err == ""  # the error is the one line
+
+
+def text_column_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "rooms": [3, 4, 2, 5],
+            "city": ["Berlin", "Rome", "Berlin", "Oslo"],
+            "Post Month": [1, 2, 3, 4],
+            "price": [210.5, 250.0, 180.0, 320.0],
+        }
+    )
+
+
+def test_an_undeclared_text_column_suggests_categorical_or_features() -> None:
+    dataset = DatasetConfig(name="csv", path="sales.csv", separator=",", target="price")
+    with pytest.raises(PipelineError) as info:
+        normalize(text_column_frame(), dataset, "sales.csv")
+    assert str(info.value) == (
+        "sales.csv: 'city' holds text ['Berlin', 'Rome'] (line 2), not numbers; declare it categorical with "
+        "'dataset.categorical=[city]' or leave it out with 'dataset.features=[rooms,\"Post Month\"]'"
+    )
+
+
+def test_the_suggested_overrides_paste_into_bash_and_hydra_as_lists() -> None:
+    import shlex
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from pipeline.data.schemas import list_override
+
+    parser = OverridesParser.create()
+    names = ["city", "Post Month", "2020", "null", "a,b", "it's"]
+    (word,) = shlex.split(list_override("dataset.features", names))  # one word in bash
+    assert parser.parse_override(word).value() == names
+
+
+def test_a_suggested_categorical_list_keeps_the_declared_ones() -> None:
+    frame = text_column_frame().assign(kind=["a", "b", "a", "b"])
+    dataset = DatasetConfig(name="csv", path="sales.csv", separator=",", target="price", categorical=["kind"])
+    with pytest.raises(PipelineError, match=r"'dataset\.categorical=\[kind,city\]'"):
+        normalize(frame, dataset, "sales.csv")
+
+
+def test_auto_says_it_chose_regression(capsys: pytest.CaptureFixture[str]) -> None:
+    frame = text_column_frame().drop(columns="city")
+    dataset = DatasetConfig(name="csv", path="sales.csv", separator=",", target="price", task="auto")
+    _, schema = normalize(frame, dataset, "sales.csv")
+    assert schema["task"] == "regression"
+    assert capsys.readouterr().err.startswith("note: dataset.task=auto chose regression for 'price' (numbers")
 
 
 def test_every_problem_is_reported_at_once_in_one_line() -> None:
@@ -192,7 +291,7 @@ def test_every_problem_is_reported_at_once_in_one_line() -> None:
 def test_examples_are_the_first_three_offending_values_and_the_first_line() -> None:
     frame = pd.DataFrame({"a": ["1", "e", "d", "c", "b", "a"], "y": [1.0] * 6})
     dataset = DatasetConfig(name="csv", path="f.csv", separator=",", target="y")
-    with pytest.raises(PipelineError, match=r"'a' has non-numeric values \['c', 'd', 'e'\] \(line 3\)$"):
+    with pytest.raises(PipelineError, match=r"'a' holds text \['c', 'd', 'e'\] \(line 3\), not numbers"):
         normalize(frame, dataset, "f.csv")
 
 

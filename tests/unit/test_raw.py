@@ -7,7 +7,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from pipeline.core.config import Config
+from pipeline.core.errors import PipelineError
 from pipeline.core.files import PROVENANCE_FILE, RAW_FILE
 from pipeline.core.io import read_json, sha256_file
 from pipeline.data.raw import ingest
@@ -36,3 +39,15 @@ def test_two_ingests_in_different_folders_at_different_times_are_identical(
         assert sha256_file(folders[0] / name) == sha256_file(folders[1] / name), name
     record = read_json(folders[0] / PROVENANCE_FILE)
     assert record["source"] == "houses.csv" and record["rows"] == 3
+
+
+def test_a_spreadsheet_is_refused_naming_the_file_as_the_user_wrote_it(
+    tmp_path: Path, make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "sales.xlsx").write_bytes(b"PK\x03\x04" + bytes(60))  # a zip: what an .xlsx is
+    cfg = make_config("dataset=csv", "dataset.path=sales.xlsx", "dataset.target=y")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PipelineError) as info:
+        ingest(cfg.dataset, tmp_path / "downloads", tmp_path / "raw")
+    assert str(info.value).startswith("sales.xlsx: not a text CSV file: it seems to be a zip archive")
+    assert not (tmp_path / "raw").exists()  # nothing half-written

@@ -24,3 +24,18 @@ def test_the_schema_is_built_from_the_config() -> None:
     assert schema.columns["Type"].checks == [] and schema.columns["Category"].checks == []
     for name in ("Page total likes", "Paid", "like"):
         assert [c.name for c in schema.columns[name].checks] == [NUMERIC, FINITE]
+
+
+def test_a_column_is_text_when_most_of_its_cells_are_not_numbers() -> None:
+    import pandas as pd
+
+    from pipeline.data.schemas import mostly_text
+
+    frame = pd.DataFrame(
+        {
+            "city": ["Berlin", "Rome", "1", None],  # 2 of 3 non-blank cells are words
+            "area": ["70.5", "n/a", "80", "1,5"],  # a stray 'n/a' and a decimal comma: a broken number column
+            "y": [1, 2, 3, 4],
+        }
+    )
+    assert mostly_text(frame, ["city", "area", "y", "absent"]) == ["city"]

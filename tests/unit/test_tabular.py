@@ -128,3 +128,48 @@ def test_a_parser_error_is_one_line(tmp_path: Path) -> None:
     message = str(info.value)
     assert message.startswith(f"{path}: cannot parse with separator ','") and "line 3" in message
     assert "\n" not in message
+
+
+def zipped(tmp_path: Path) -> bytes:
+    import zipfile
+
+    archive = tmp_path / "book.zip"
+    with zipfile.ZipFile(archive, "w") as book:
+        book.writestr("xl/workbook.xml", "<workbook/>")
+    return archive.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("content", "seems"),
+    [
+        (zipped, "a zip archive, such as an Excel .xlsx or OpenDocument .ods spreadsheet"),
+        (lambda _: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "an old Excel .xls workbook"),
+        (lambda _: __import__("gzip").compress(b"a,y\n1,2\n"), "a gzip-compressed file"),
+        (lambda _: b"PAR1\x15\x04\x15\x10" + bytes(40) + b"PAR1", "a Parquet file"),
+        (lambda _: b"a,y\n1,\x00\x00\x002\n", "a binary file (it holds NUL bytes)"),
+    ],
+    ids=["xlsx", "xls", "gzip", "parquet", "binary"],
+)
+def test_a_file_that_is_not_a_text_csv_says_what_it_seems_to_be(
+    tmp_path: Path, content: Callable[[Path], bytes], seems: str
+) -> None:
+    path = tmp_path / "sales.csv"
+    path.write_bytes(content(tmp_path))
+    with pytest.raises(PipelineError) as info:
+        read_table(path, ",", label="sales.csv")
+    message = str(info.value)
+    assert message.startswith(f"sales.csv: not a text CSV file: it seems to be {seems}")
+    assert message.endswith("save it as CSV (UTF-8) and point dataset.path at that file")
+
+
+def test_text_in_another_encoding_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "cities.csv"
+    path.write_bytes("city,y\nBerlin,1\nMünchen,2\n".encode("latin-1"))
+    with pytest.raises(PipelineError) as info:
+        read_table(path, ",", label="cities.csv")
+    assert str(info.value).startswith("cities.csv: line 3 is not UTF-8 text (byte 0xfc)")
+
+
+def test_a_header_that_begins_like_a_magic_number_is_still_text(tmp_path: Path) -> None:
+    frame = read_table(write(tmp_path, "PAR1,BZh9,y\n1,2,3\n"), ",")
+    assert list(frame.columns) == ["PAR1", "BZh9", "y"]
