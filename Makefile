@@ -42,13 +42,15 @@ test-slow: install-ray  ## only the slow tests (Ray cluster, tracking server, DV
 test-all: install-ray  ## every test, the slow ones included
 	$(PY) -m pytest
 
-# Run in a clean checkout (CI's fresh clone): the committed dvc.lock must be what this code and
-# these params give, byte for byte, so `dvc repro` may change nothing git tracks.
-check-lock: install  ## dvc repro in a clean checkout, then fail if dvc.lock or a tracked output changed
+# Run in a clean checkout (CI's fresh clone). Fails when the committed dvc.lock is stale (a
+# stage's code, data or params differ from what it records) or when the outputs differ and the
+# metrics moved by more than 1e-6 relative; passes, saying so, when only the outputs' last digits
+# differ, as on another CPU (oneDNN's kernels follow the instruction set). Restores nothing:
+# `git diff` shows what dvc repro wrote (pipeline/stages/lock.py).
+check-lock: install  ## dvc repro in a clean checkout, then fail if dvc.lock is stale or the metrics moved
 	@test -z "$$(git status --porcelain)" || { echo "error: check-lock needs a clean checkout (git status shows changes)"; exit 2; }
 	dvc repro
-	@git diff --quiet -- dvc.lock || { git diff --stat -- dvc.lock; echo "error: dvc.lock is stale or an output differs from the committed one: run dvc repro and commit dvc.lock"; exit 1; }
-	@test -z "$$(git status --porcelain)" || { git status --short; echo "error: dvc repro changed tracked or unignored files (above): stage outputs must repeat byte for byte"; exit 1; }
+	@$(PY) -m pipeline.stages.lock
 
 lessons: install  ## run every lesson's preset, check its finding: reports/lessons.md (14 min on 2 cores)
 	$(PY) -m pipeline.lessons

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import numbers
 import os
 import shutil
 import tempfile
@@ -41,6 +43,26 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Significant digits of the floats in the git-tracked reports of the DVC stages. On another CPU
+# oneDNN's kernels move the metrics by about 1e-8 relative and the per-epoch values and
+# predictions (float32 network outputs) by up to about 5e-7: at these precisions the reports
+# keep their bytes (README "Same inputs, same outputs"). MLflow keeps every value whole.
+METRIC_DIGITS = 6  # metrics.json, headline.json
+TABLE_DIGITS = 4  # history.csv, the predicted column of predictions.csv
+
+
+def significant(data: Any, digits: int) -> Any:
+    """`data` with every finite non-integer number, also inside dicts, lists and tuples (as
+    lists), rounded to `digits` significant digits as a Python float; anything else as it is."""
+    if isinstance(data, dict):
+        return {key: significant(value, digits) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [significant(value, digits) for value in data]
+    if isinstance(data, numbers.Real) and not isinstance(data, numbers.Integral) and math.isfinite(data):
+        return float(f"{float(data):.{digits}g}")
+    return data
 
 
 def write_json(path: str | Path, data: Any) -> None:
