@@ -29,8 +29,8 @@ TITLE_Y = 1.0  # titles just above their axes (where matplotlib puts them, witho
 
 def plain_log_ticks(fig: Any) -> None:
     """Log-scale axes (x or y) get plain numbers (0.1, 0.2, 1, 10) instead of 10^x; where the axis
-    spans less than about two decades, the ticks in between are labelled too."""
-    from matplotlib.ticker import LogFormatter
+    spans less than about two decades, the ticks in between are labelled too (on y only)."""
+    from matplotlib.ticker import LogFormatter, NullFormatter
 
     class PlainLogFormatter(LogFormatter):
         def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
@@ -40,7 +40,8 @@ def plain_log_ticks(fig: Any) -> None:
         for axis in (ax.xaxis, ax.yaxis):
             if axis.get_scale() == "log":
                 axis.set_major_formatter(PlainLogFormatter())
-                axis.set_minor_formatter(PlainLogFormatter(minor_thresholds=(2, 0.5)))
+                minor = PlainLogFormatter(minor_thresholds=(2, 0.5)) if axis is ax.yaxis else NullFormatter()
+                axis.set_minor_formatter(minor)  # on x, labels between the decades would run together
 
 
 def finish(fig: Any) -> Any:

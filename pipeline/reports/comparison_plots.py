@@ -38,7 +38,7 @@ def learning_curves_figure(
     ax.set_title(f"{key} per epoch, one line per run", y=TITLE_Y)
     ax.grid(True, alpha=0.3)
     if any(curves.values()):
-        ax.legend(fontsize=7, loc="upper right", ncol=1 + len(curves) // 12)
+        ax.legend(fontsize=7, loc="best", ncol=1 + len(curves) // 12)
     return finish(fig)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from pipeline.core.config import TrainingConfig, load_config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import MODEL_FILE
-from pipeline.core.io import read_json, write_json, write_with
+from pipeline.core.io import METRIC_DIGITS, TABLE_DIGITS, read_json, significant, write_json, write_with
 from pipeline.data.prepared import Prepared, load_prepared
 from pipeline.model.metrics import evaluate_parts, flat_metrics, plot_frame, report_metrics
 from pipeline.reports.figures import Drawer, evaluation_figures
@@ -32,11 +32,14 @@ def evaluate_and_record(
     recorder: RunRecorder | None,
     figures_dir: Path | None = None,
     drawer: Drawer | None = None,
+    rounded: bool = False,
 ) -> dict[str, Any]:
     """Write the metrics file, the prediction plot data and (into `figures_dir`, through
     `drawer`) the pictures; add them to the run, if any. With a `drawer` of the caller's,
     the pictures are left pending in it for the caller to wait on and log. A diverged run
-    gets `{"status": "diverged"}`."""
+    gets `{"status": "diverged"}`. With `rounded` (the stage's git-tracked reports), the
+    metrics file keeps `METRIC_DIGITS` significant digits and the predicted values
+    `TABLE_DIGITS`; the run's metrics and the report returned are whole either way."""
     own_drawer = drawer is None
     drawer = drawer or Drawer()
     if status == "diverged":
@@ -47,8 +50,11 @@ def evaluate_and_record(
         return report
     metrics, predictions = evaluate_parts(model, prepared, training)
     report = {"status": status, "task": prepared.task, **metrics}
-    write_json(metrics_file, report)
-    write_with(predictions_file, lambda p: plot_frame(predictions).to_csv(p, index=False))
+    write_json(metrics_file, significant(report, METRIC_DIGITS) if rounded else report)
+    rows = plot_frame(predictions)
+    if rounded:
+        rows["predicted"] = significant(rows["predicted"].tolist(), TABLE_DIGITS)
+    write_with(predictions_file, lambda p: rows.to_csv(p, index=False))
     if figures_dir is not None:
         evaluation_figures(predictions, prepared.schema["target"], figures_dir, drawer, prepared.classes)
     if recorder is not None:
@@ -103,8 +109,9 @@ def main() -> None:
             Path(cfg.paths.predictions),
             recorder,
             Path(cfg.paths.eval_figures),
+            rounded=True,
         )
-    write_json(Path(cfg.paths.headline_metrics), headline(report))
+    write_json(Path(cfg.paths.headline_metrics), significant(headline(report), METRIC_DIGITS))
     rows = pd.read_csv(cfg.paths.predictions, dtype=str, keep_default_na=False)
     if report["task"] == "regression":
         rows = rows.iloc[0:0]  # the confusion plot is a classifier's; the file stays a declared output

@@ -13,7 +13,7 @@ import yaml
 from pipeline.core.config import Config, TrainingConfig, load_config
 from pipeline.core.errors import run_cli
 from pipeline.core.files import DISTRIBUTIONS_FILE, MODEL_FILE, PREPROCESSING_FILE
-from pipeline.core.io import atomic_dir, write_json, write_with
+from pipeline.core.io import TABLE_DIGITS, atomic_dir, significant, write_json, write_with
 from pipeline.data.fingerprint import refuse_other_config
 from pipeline.data.prepared import Prepared, design_matrix, load_prepared
 from pipeline.model.artifact import save_model
@@ -54,12 +54,15 @@ def train_and_record(
     recorder: RunRecorder | None,
     figures_dir: Path | None = None,
     drawer: Drawer | None = None,
+    rounded: bool = False,
 ) -> TrainResult:
     """Train; write the model with its preprocessing spec, the history and (into
     `figures_dir`) the pictures; record them all in the run, if any. With a `drawer` of the
     caller's, the pictures are left pending in it: whoever waits on it logs them (the job
     does, after evaluation, so that drawing overlaps the rest of the run). Prepared data made
-    from another dataset or split config than `cfg`'s is refused before anything trains."""
+    from another dataset or split config than `cfg`'s is refused before anything trains. With
+    `rounded` (the stage's git-tracked history), the history file keeps `TABLE_DIGITS`
+    significant digits; the run's metrics are whole either way."""
     refuse_other_config(prepared.manifest, prepared.directory, cfg.dataset, cfg.split)
     own_drawer = drawer is None
     drawer = drawer or Drawer()
@@ -91,7 +94,8 @@ def train_and_record(
     with atomic_dir(model_dir) as tmp:
         save_model(result.model, tmp / MODEL_FILE)
         write_json(tmp / PREPROCESSING_FILE, preprocessing_spec(prepared, cfg.training))
-    write_with(history_file, lambda p: history_frame(result.history).to_csv(p, index=False))
+    history = significant(result.history, TABLE_DIGITS) if rounded else result.history
+    write_with(history_file, lambda p: history_frame(history).to_csv(p, index=False))
     distributions_file = None
     if result.distributions and figures_dir is not None:  # quantiles per layer and moment, for a notebook
         figures_dir.mkdir(parents=True, exist_ok=True)
@@ -134,7 +138,13 @@ def main() -> None:
         if recorder is not None:
             recorder.log_params(recorded_params(cfg))
         result = train_and_record(
-            cfg, prepared, model_dir, Path(cfg.paths.history), recorder, Path(cfg.paths.train_figures)
+            cfg,
+            prepared,
+            model_dir,
+            Path(cfg.paths.history),
+            recorder,
+            Path(cfg.paths.train_figures),
+            rounded=True,
         )
         run_id = recorder.run_id if recorder is not None else None
     write_json(Path(cfg.paths.run_record), {"run_id": run_id, "status": result.status})
