@@ -111,7 +111,8 @@ def test_every_epoch_is_recorded_once(reproduced: Reproduced) -> None:
     # The learning curve DVC plots is the one MLflow recorded.
     val_loss = sorted(client.get_metric_history(run_id, "val_loss"), key=lambda m: m.step)
     assert reproduced.history["epoch"].tolist() == expected_steps
-    np.testing.assert_allclose(reproduced.history["val_loss"], [m.value for m in val_loss], rtol=1e-6)
+    # history.csv keeps 4 significant digits (TABLE_DIGITS); MLflow the whole value
+    np.testing.assert_allclose(reproduced.history["val_loss"], [m.value for m in val_loss], rtol=5e-4)
 
 
 def test_final_metrics_match_the_metrics_file(reproduced: Reproduced) -> None:
@@ -122,7 +123,8 @@ def test_final_metrics_match_the_metrics_file(reproduced: Reproduced) -> None:
         for units in UNITS:
             for metric in METRIC_NAMES:
                 name = f"{part}_{metric}_{units}"
-                assert logged[name] == pytest.approx(reproduced.metrics[part][units][metric], rel=1e-9)
+                # metrics.json keeps 6 significant digits (METRIC_DIGITS); MLflow the whole value
+                assert logged[name] == pytest.approx(reproduced.metrics[part][units][metric], rel=5e-6)
 
 
 def test_metrics_file_has_every_partition_in_both_units(reproduced: Reproduced) -> None:
@@ -132,13 +134,14 @@ def test_metrics_file_has_every_partition_in_both_units(reproduced: Reproduced) 
             values = metrics[part][units]
             assert set(METRIC_NAMES) <= set(values), (part, units, values)
             assert all(math.isfinite(values[m]) for m in METRIC_NAMES), (part, units, values)
-            assert values["rmse"] == pytest.approx(math.sqrt(values["mse"]))
+            assert values["rmse"] == pytest.approx(math.sqrt(values["mse"]), rel=1e-5)  # 6 digits each
     # Scaled errors are in units of the training target's standard deviation.
     std = reproduced.scaler["target"]["std"]
     assert std > 1.0  # the diabetes target spreads over tens: the two units differ
     for part in PARTS:
-        assert metrics[part]["original"]["rmse"] == pytest.approx(metrics[part]["scaled"]["rmse"] * std)
-        assert metrics[part]["original"]["r2"] == pytest.approx(metrics[part]["scaled"]["r2"])
+        original = metrics[part]["original"]
+        assert original["rmse"] == pytest.approx(metrics[part]["scaled"]["rmse"] * std, rel=1e-5)
+        assert original["r2"] == pytest.approx(metrics[part]["scaled"]["r2"], rel=1e-5)
 
 
 def test_run_has_config_dataset_input_and_lineage_tags(reproduced: Reproduced, tmp_path: Path) -> None:
@@ -201,7 +204,8 @@ def test_logged_model_predicts_raw_rows_in_original_units(reproduced: Reproduced
     assert np.mean((predicted - actual) ** 2) == pytest.approx(expected_mse, rel=1e-3)
 
     evaluated = reproduced.predictions[reproduced.predictions["split"] == "test"]
-    np.testing.assert_allclose(predicted_test, evaluated["predicted"].to_numpy(), rtol=1e-4, atol=1e-3)
+    # predictions.csv keeps 4 significant digits of a predicted value
+    np.testing.assert_allclose(predicted_test, evaluated["predicted"].to_numpy(), rtol=5e-4, atol=1e-3)
     np.testing.assert_allclose(test_rows[target].to_numpy(), evaluated["actual"].to_numpy())
 
 
@@ -254,5 +258,5 @@ def test_unchanged_pipeline_is_skipped_and_a_training_change_reruns_only_trainin
         f"dvc exp show cannot read the experiment's reports/metrics.json: {shown_metrics}"
     )
     assert shown_metrics["data"]["test"]["scaled"]["mse"] == pytest.approx(
-        new.data.metrics["test_mse_scaled"]
+        new.data.metrics["test_mse_scaled"], rel=5e-6
     )
