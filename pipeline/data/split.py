@@ -144,15 +144,15 @@ def split_folder(
     it was made from) and `split`; return the row count per partition. An interim folder made
     from another `dataset` config is refused (a PipelineError saying to run `dvc repro`)."""
     stamp = stamp_of(interim_dir, dataset)
-    source = interim_dir / NORMALIZED_FILE
-    frame = pd.read_parquet(source)
+    frame = pd.read_parquet(interim_dir / NORMALIZED_FILE)
     schema = read_json(interim_dir / SCHEMA_FILE)
-    sizes = split_sizes(len(frame), split, str(source))
+    source = dataset.path or dataset.url or f"dataset={dataset.name}"  # the user's file, not the copy
+    sizes = split_sizes(len(frame), split, source)
     if schema.get("task", "regression") == "regression":
         parts = partition(frame, sizes, split.seed)
     else:
         target, classes = schema["target"], schema["classes"]
-        parts = stratified_partition(frame, sizes, split.seed, target, classes, str(source))
+        parts = stratified_partition(frame, sizes, split.seed, target, classes, source)
     with atomic_dir(processed_dir) as tmp:
         for part, rows in parts.items():
             rows.to_parquet(tmp / part_file(part), index=False)

@@ -158,7 +158,7 @@ SCENARIOS = {
     "too_few_rows_for_the_split": Bad(
         table("x1,x2,y", *GOOD[:3]),
         "split",
-        ("normalized.parquet", "3 rows are too few for split.validation=0.2 and split.test=0.2"),
+        ("3 rows are too few for split.validation=0.2 and split.test=0.2",),
     ),
 }
 
@@ -231,8 +231,9 @@ def test_bad_data_stops_its_stage_with_one_line(name: str, data_file, run_stages
     outcome = run_stages(csv, *bad.overrides)
     assert (outcome.code, outcome.stage) == (2, bad.stage), outcome
     line = error_line(outcome.stderr)
-    if bad.stage != "split":  # split reads the normalized data; the user's file is named upstream
-        assert str(csv) in line and "data.csv" not in line, line  # the user's file, never the raw copy
+    assert str(csv) in line and "data.csv" not in line and "normalized.parquet" not in line, (
+        line
+    )  # never a copy
     for fragment in bad.says:
         assert fragment in line, line
     assert_stopped_at(tmp_path, bad.stage)
