@@ -15,6 +15,7 @@ from pipeline.reports.sweep_analysis import LOG_SCALE_PARAMS
 
 LOG_SPAN = 100  # a positive numeric parameter whose largest value is this many times its smallest: log axis
 PANELS_PER_ROW = 3
+MAX_HUES = 10  # a categorical parameter with more values than this colours no points
 
 
 def learning_curves_figure(
@@ -65,14 +66,14 @@ def log_axis(param: str, values: pd.Series) -> bool:
 
 def metric_vs_param_figure(frame: pd.DataFrame, params: list[str], metric: str) -> Any:
     """A panel per parameter in `params`: `metric` per run against it. A numeric parameter
-    on a numeric axis (log where `log_axis` says), its points coloured by the first
-    categorical parameter's value (a legend names them) so runs at the same value are told
-    apart; a categorical one as a point per run above its value, the values as tick labels.
-    Runs without a finite `metric` are counted in red."""
+    on a numeric axis (log where `log_axis` says); a categorical one as a point per run
+    above its value, the values as tick labels. In every other panel the points are coloured
+    by the categorical parameter with the most values (at most MAX_HUES; a legend names them),
+    so runs at the same value are told apart. Runs without a finite `metric` are counted in red."""
     ok = frame[metric].map(lambda v: isinstance(v, (int, float)) and math.isfinite(v))
-    categorical = [p for p in params if _numbers(frame, p) is None]
-    hue = categorical[0] if categorical else None
-    hues = sorted(frame[hue].map(str).unique()) if hue else []
+    text = {p: frame[p].map(lambda v: "-" if pd.isna(v) else str(v)) for p in params}
+    categorical = [p for p in params if _numbers(frame, p) is None and text[p].nunique() <= MAX_HUES]
+    hue = max(categorical, key=lambda p: text[p].nunique(), default=None)
     cols = min(len(params), PANELS_PER_ROW)
     rows = -(-len(params) // cols)
     fig, axes = figure(rows, cols, (5.2 * cols + 0.6, 4.4 * rows + 0.4), layout="constrained")
@@ -81,28 +82,27 @@ def metric_vs_param_figure(frame: pd.DataFrame, params: list[str], metric: str) 
     for ax, param in zip(axes.flat, params, strict=False):
         numbers = _numbers(frame, param)
         if numbers is None:
-            text = frame[param].map(lambda v: "-" if pd.isna(v) else str(v))
-            labels = sorted(text.unique())
-            xs = text.map({label: i for i, label in enumerate(labels)})
-            ax.scatter(xs[ok], frame.loc[ok, metric], s=36, zorder=3)
+            labels = sorted(text[param].unique())
+            xs = text[param].map({label: i for i, label in enumerate(labels)})
+            slanted = len(labels) > 4
             ax.set_xticks(
                 range(len(labels)),
                 labels,
-                rotation=30 if len(labels) > 4 else 0,
-                ha="right" if len(labels) > 4 else "center",
+                rotation=30 if slanted else 0,
+                ha="right" if slanted else "center",
                 fontsize=8,
             )
             ax.set_xlim(-0.5, len(labels) - 0.5)
         else:
-            for index, value in enumerate(hues or [None]):
-                chosen = ok & (frame[hue].map(str) == value) if hue else ok
-                ax.scatter(
-                    numbers[chosen], frame.loc[chosen, metric], s=36, color=f"C{index}", label=value, zorder=3
-                )
+            xs = numbers
             if log_axis(param, numbers):
                 ax.set_xscale("log")
-            if hue:
-                ax.legend(title=hue, fontsize=7, title_fontsize=7)
+        coloured = hue is not None and param != hue
+        for index, value in enumerate(sorted(text[hue].unique()) if coloured else [None]):
+            chosen = ok & (text[hue] == value) if coloured else ok
+            ax.scatter(xs[chosen], frame.loc[chosen, metric], s=36, color=f"C{index}", label=value, zorder=3)
+        if coloured:
+            ax.legend(title=hue, fontsize=7, title_fontsize=7)
         failed = int((~ok).sum())
         if failed:
             note = f"{failed} run(s) without {metric} (diverged or failed)"

@@ -81,16 +81,16 @@ OPTIMIZERS = pd.DataFrame(
         "run": ["sgd", "momentum", "adam", "rmsprop", "failed"],
         "optimizer.learning_rate": ["0.01", "0.03", "0.001", "0.001", "0.1"],
         "optimizer.name": ["sgd", "sgd", "adam", "rmsprop", "sgd"],
+        "optimizer.schedule": ["none", "inverse_time", "none", "none", "none"],
         "validation_mse_scaled": [1.11, 0.60, 0.507, 0.55, math.nan],
     }
 )
 
 
 def test_metric_vs_param_puts_numbers_on_a_log_axis_and_names_at_labelled_points() -> None:
-    fig = metric_vs_param_figure(
-        OPTIMIZERS, ["optimizer.learning_rate", "optimizer.name"], "validation_mse_scaled"
-    )
-    rate, name = fig.axes[:2]
+    params = ["optimizer.learning_rate", "optimizer.name", "optimizer.schedule"]
+    fig = metric_vs_param_figure(OPTIMIZERS, params, "validation_mse_scaled")
+    rate, name, schedule = fig.axes[:3]
     assert rate.get_xscale() == "log" and rate.get_xlabel() == "optimizer.learning_rate"
     points = {c.get_label(): c.get_offsets().tolist() for c in rate.collections}
     assert points == {
@@ -106,6 +106,8 @@ def test_metric_vs_param_puts_numbers_on_a_log_axis_and_names_at_labelled_points
     assert [t.get_text() for t in rate.texts] == [
         "1 run(s) without validation_mse_scaled (diverged or failed)"
     ]
+    by_name = {c.get_label(): c.get_offsets().tolist() for c in schedule.collections}  # the most values
+    assert by_name["sgd"] == [[1, 1.11], [0, 0.6]] and by_name["adam"] == [[1, 0.507]]  # none, inverse_time
     assert outside(fig) == []
 
 
