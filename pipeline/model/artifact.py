@@ -53,3 +53,8 @@ def save_model(model: keras.Model, path: Path) -> Path:
             fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
             archive.writestr(fixed, data)
     return path
+
+
+def load_model(path: Path) -> keras.Model:
+    """The network saved at `path` by `save_model` (safe mode: no arbitrary code runs)."""
+    return keras.saving.load_model(path, safe_mode=True)
