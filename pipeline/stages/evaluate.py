@@ -7,9 +7,8 @@ for a classifier accuracy, log loss, macro F1 and (binary) ROC AUC, with its con
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import pandas as pd
 
 from pipeline.core.config import TrainingConfig, load_config
@@ -17,9 +16,12 @@ from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import MODEL_FILE
 from pipeline.core.io import METRIC_DIGITS, TABLE_DIGITS, read_json, significant, write_json, write_with
 from pipeline.data.prepared import Prepared, load_prepared
-from pipeline.model.metrics import evaluate_parts, flat_metrics, plot_frame, report_metrics
-from pipeline.reports.figures import Drawer, evaluation_figures
 from pipeline.tracking.recorder import RunRecorder, tracked_run
+
+if TYPE_CHECKING:
+    import keras
+
+    from pipeline.reports.figures import Drawer
 
 
 def evaluate_and_record(
@@ -40,6 +42,11 @@ def evaluate_and_record(
     gets `{"status": "diverged"}`. With `rounded` (the stage's git-tracked reports), the
     metrics file keeps `METRIC_DIGITS` significant digits and the predicted values
     `TABLE_DIGITS`; the run's metrics and the report returned are whole either way."""
+    # TensorFlow is imported here, not with this module: the stage's config, data and
+    # tracking errors come before its 3 to 7 s (pipeline.core.quiet)
+    from pipeline.model.metrics import evaluate_parts, flat_metrics, plot_frame, report_metrics
+    from pipeline.reports.figures import Drawer, evaluation_figures
+
     own_drawer = drawer is None
     drawer = drawer or Drawer()
     if status == "diverged":
@@ -95,7 +102,9 @@ def main() -> None:
     if not run_record.is_file():
         raise PipelineError(f"{run_record}: not found; run `dvc repro train` first")
     run = read_json(run_record)
-    model = keras.saving.load_model(model_dir / MODEL_FILE, safe_mode=True)
+    from pipeline.model.artifact import load_model
+
+    model = load_model(model_dir / MODEL_FILE)
     tracking = cfg.tracking if run["run_id"] else cfg.tracking.model_copy(update={"enabled": False})
     with tracked_run(tracking, cfg.paths, run_id=run["run_id"]) as recorder:
         if recorder is not None and run["status"] == "diverged":

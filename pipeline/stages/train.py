@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -16,10 +16,6 @@ from pipeline.core.files import DISTRIBUTIONS_FILE, MODEL_FILE, PREPROCESSING_FI
 from pipeline.core.io import TABLE_DIGITS, atomic_dir, significant, write_json, write_with
 from pipeline.data.fingerprint import refuse_other_config
 from pipeline.data.prepared import Prepared, design_matrix, load_prepared
-from pipeline.model.artifact import save_model
-from pipeline.model.distributions import summaries
-from pipeline.model.training import TrainResult, describe, fit, history_frame, summary_metrics
-from pipeline.reports.figures import Drawer, training_figures
 from pipeline.reports.progress import epoch_progress
 from pipeline.tracking.recorder import RunRecorder, tracked_run
 from pipeline.tracking.records import (
@@ -30,6 +26,10 @@ from pipeline.tracking.records import (
     recorded_params,
     run_tags,
 )
+
+if TYPE_CHECKING:
+    from pipeline.model.training import TrainResult
+    from pipeline.reports.figures import Drawer
 
 
 def preprocessing_spec(prepared: Prepared, training: TrainingConfig) -> dict[str, Any]:
@@ -64,6 +64,13 @@ def train_and_record(
     `rounded` (the stage's git-tracked history), the history file keeps `TABLE_DIGITS`
     significant digits; the run's metrics are whole either way."""
     refuse_other_config(prepared.manifest, prepared.directory, cfg.dataset, cfg.split)
+    # TensorFlow is imported here, not with this module: the stage's config, data and
+    # tracking errors come before its 3 to 7 s (pipeline.core.quiet)
+    from pipeline.model.artifact import save_model
+    from pipeline.model.distributions import summaries
+    from pipeline.model.training import fit, history_frame, summary_metrics
+    from pipeline.reports.figures import Drawer, training_figures
+
     own_drawer = drawer is None
     drawer = drawer or Drawer()
     train = design_matrix(prepared, "train", cfg.training)
@@ -148,6 +155,8 @@ def main() -> None:
         )
         run_id = recorder.run_id if recorder is not None else None
     write_json(Path(cfg.paths.run_record), {"run_id": run_id, "status": result.status})
+    from pipeline.model.training import describe
+
     print(describe(result) + (f" (MLflow run {run_id})" if run_id else ""))
 
 

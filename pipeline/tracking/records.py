@@ -11,14 +11,16 @@ import warnings
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from pipeline.core.config import Config, flatten
 from pipeline.data.outputs import LABEL, PROBABILITY_PREFIX
-from pipeline.model.training import TrainResult
 from pipeline.tracking.recorder import RUN_STATUS_TAG, RunRecorder
+
+if TYPE_CHECKING:  # TensorFlow's import is the training's to pay, not every importer's
+    from pipeline.model.training import TrainResult
 
 MODEL_REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "pandas", "numpy")
 # the package's files the served model imports (tracking/serving_model.py), copied into the model
