@@ -144,6 +144,20 @@ def test_metrics_file_has_every_partition_in_both_units(reproduced: Reproduced) 
         assert original["r2"] == pytest.approx(metrics[part]["scaled"]["r2"], rel=1e-5)
 
 
+def test_tracked_reports_keep_the_digits_cpus_agree_on(reproduced: Reproduced) -> None:
+    # README "Same inputs, same outputs": 6 significant digits of a metric, 4 of a per-epoch
+    # value or a prediction, so that another CPU's last digits rarely reach the git-tracked
+    # reports; the MLflow run keeps the whole values.
+    def longer(values: Any, digits: int) -> list[float]:
+        return [v for v in values if float(f"{v:.{digits}g}") != pytest.approx(v, rel=1e-12, abs=0)]
+
+    metrics = [v for v in flatten(reproduced.metrics).values() if isinstance(v, float)]
+    assert len(metrics) >= len(PARTS) * len(UNITS) * len(METRIC_NAMES) and longer(metrics, 6) == []
+    assert longer(reproduced.history.drop(columns="epoch").to_numpy(float).ravel(), 4) == []
+    assert longer(reproduced.predictions["predicted"], 4) == []
+    assert longer(reproduced.run.data.metrics.values(), 6) != []  # whole in MLflow
+
+
 def test_run_has_config_dataset_input_and_lineage_tags(reproduced: Reproduced, tmp_path: Path) -> None:
     client = reproduced.project.client()
     run = client.get_run(reproduced.run.info.run_id)
@@ -163,6 +177,8 @@ def test_run_has_config_dataset_input_and_lineage_tags(reproduced: Reproduced, t
 
     tags = run.data.tags
     assert tags.get("git_commit") == reproduced.head
+    assert tags.get("mlflow.source.git.commit") == reproduced.head  # the run page's Source
+    assert tags.get("mlflow.source.name") == "python -m pipeline.stages.train"
     assert tags.get("data.train_md5") == reproduced.manifest["md5"]["train"]
     assert tags["data.train_md5"] == reproduced.train_md5  # the file the manifest describes
     assert tags.get("model_uri"), "no model_uri tag"
