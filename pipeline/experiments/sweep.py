@@ -28,6 +28,7 @@ from pipeline.core.config import PathsConfig, TrackingConfig, validate_config
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import COMPARISON_DIR, JOB_FILE, UNSENT_FILE
 from pipeline.core.io import read_json, write_json
+from pipeline.core.quiet import quiet_optuna
 from pipeline.data.cache import ensure_prepared
 from pipeline.experiments.run import JOBS_ENV, ON_INTERRUPT, PARENT_ENV, log_late_pictures
 from pipeline.reports.comparison import compare_runs
@@ -173,6 +174,8 @@ class SweepCallback(Callback):
         cv = OmegaConf.select(config, "training.cv_folds", default=0) or 0
         metric = "cv_val_mse_mean" if cv >= 2 else "validation_mse_scaled"
         self.settings = (tracking, paths, metric)
+        if "optuna" in str(OmegaConf.select(config, "hydra.sweeper._target_", default="")).lower():
+            quiet_optuna()  # before the sweeper creates its study
         self.jobs = sweep_size(config)
         if self.jobs is not None:
             os.environ[JOBS_ENV] = str(self.jobs)

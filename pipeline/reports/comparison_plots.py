@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.reports.canvas import TITLE_Y, figure, finish, save
-from pipeline.reports.sweep_analysis import LOG_SCALE_PARAMS
+from pipeline.reports.sweep_analysis import LOG_SCALE_PARAMS, ordered
 
 LOG_SPAN = 100  # a positive numeric parameter whose largest value is this many times its smallest: log axis
 PANELS_PER_ROW = 3
@@ -82,7 +82,7 @@ def metric_vs_param_figure(frame: pd.DataFrame, params: list[str], metric: str) 
     for ax, param in zip(axes.flat, params, strict=False):
         numbers = _numbers(frame, param)
         if numbers is None:
-            labels = sorted(text[param].unique())
+            labels = ordered(text[param])
             xs = text[param].map({label: i for i, label in enumerate(labels)})
             slanted = len(labels) > 4
             ax.set_xticks(
@@ -98,7 +98,7 @@ def metric_vs_param_figure(frame: pd.DataFrame, params: list[str], metric: str) 
             if log_axis(param, numbers):
                 ax.set_xscale("log")
         coloured = hue is not None and param != hue
-        for index, value in enumerate(sorted(text[hue].unique()) if coloured else [None]):
+        for index, value in enumerate(ordered(text[hue]) if coloured else [None]):
             chosen = ok & (text[hue] == value) if coloured else ok
             ax.scatter(xs[chosen], frame.loc[chosen, metric], s=36, color=f"C{index}", label=value, zorder=3)
         if coloured:

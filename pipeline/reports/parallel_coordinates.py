@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.reports.canvas import TITLE_Y, figure, finish, save
-from pipeline.reports.sweep_analysis import LOG_SCALE_PARAMS, swept
+from pipeline.reports.sweep_analysis import LOG_SCALE_PARAMS, ordered, swept
 
 HIGHER_IS_BETTER = ("accuracy", "r2", "f1", "auc")  # a metric whose name holds one of these
 LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1}  # over the lines
@@ -30,7 +30,7 @@ def _text(values: pd.Series) -> pd.Series:
 def _axis(values: pd.Series, column: str) -> tuple[np.ndarray, list[tuple[float, str]], str]:
     """A parameter's runs placed on [0, 1], the labels of its axis (position, text) and its
     name: numbers by value (log10 for rates and penalties spanning decades), anything else
-    one evenly spaced position per value, sorted."""
+    one evenly spaced position per value, in their natural order (sweep_analysis.ordered)."""
     numbers = pd.to_numeric(values, errors="coerce")
     name = column
     if numbers.notna().all():
@@ -44,7 +44,7 @@ def _axis(values: pd.Series, column: str) -> tuple[np.ndarray, list[tuple[float,
             distinct = [distinct[0], distinct[-1]]
         return placed, [(float(at), f"{value:.3g}") for at, value in distinct], name
     text = _text(values)
-    labels = sorted(text.unique())
+    labels = ordered(text)
     spots = np.linspace(0, 1, len(labels)) if len(labels) > 1 else np.array([0.5])
     position = dict(zip(labels, spots.tolist(), strict=True))
     return text.map(position).to_numpy(dtype=float), [(position[v], v) for v in labels], name
@@ -110,7 +110,7 @@ def parallel_coordinates_figure(frame: pd.DataFrame, metric: str) -> Any | None:
     bar.set_label(metric)
     side = "highest" if higher else "lowest"
     ax.set_title(
-        f"The swept parameters and {metric}: a line per run, dark where it is best ({side})",
+        f"The swept parameters and {metric}:\na line per run, dark where it is best ({side})",
         y=TITLE_Y,
         fontsize=10,
     )

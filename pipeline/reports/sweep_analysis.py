@@ -9,6 +9,7 @@ the varying params as columns (strings, as MLflow keeps them), the metric, `run`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,24 @@ def numeric(frame: pd.DataFrame, column: str) -> pd.Series | None:
     if column.rsplit(".", 1)[-1] in LOG_SCALE_PARAMS and (values > 0).all():
         return np.log10(values)
     return values
+
+
+def ordered(values: Iterable[str]) -> list[str]:
+    """The distinct values in their natural order: lists of numbers (`[8]`, `[64, 64]`) and
+    numbers by size, then anything else alphabetically."""
+    import ast
+
+    def key(text: str) -> tuple[int, tuple[float, ...], str]:
+        try:
+            parsed = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return (1, (), text)
+        items = parsed if isinstance(parsed, list | tuple) else [parsed]
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+            return (0, (len(items), *items), text)
+        return (1, (), text)
+
+    return sorted(set(values), key=key)
 
 
 def variant_name(row: pd.Series, keys: list[str]) -> str:

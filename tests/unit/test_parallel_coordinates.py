@@ -116,3 +116,17 @@ def test_runs_without_the_objective_are_left_out_and_nothing_to_draw_is_no_file(
     assert plot_parallel_coordinates(OPTIMIZERS, METRIC, path) == path and path.read_bytes()[:4] == b"\x89PNG"
     assert plot_parallel_coordinates(OPTIMIZERS[["run", METRIC]], METRIC, tmp_path / "q.png") is None
     assert not (tmp_path / "q.png").exists()
+
+
+def test_one_list_parameter_is_an_axis_in_natural_order_and_the_title_fits() -> None:
+    widths = pd.DataFrame(
+        {
+            "run": list("abcde"),
+            "model.hidden_units": ["[1024]", "[128]", "[2]", "[8192]", "[8]"],
+            METRIC: [0.5] * 5,
+        }
+    )
+    fig = parallel_coordinates_figure(widths, METRIC)
+    labels = labels_at(fig.axes[0], 0)
+    assert sorted(labels, key=labels.get) == ["[2]", "[8]", "[128]", "[1024]", "[8192]"]
+    assert outside(fig) == []
