@@ -44,6 +44,13 @@ def plain_log_ticks(fig: Any) -> None:
                 axis.set_minor_formatter(minor)  # on x, labels between the decades would run together
 
 
+def whole_epochs(ax: Any) -> None:
+    """Ticks on `ax`'s x axis at whole numbers only (epochs: no 0.5)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def finish(fig: Any) -> Any:
     """Lay `fig` out with the fixed margins and plain log ticks, as `save` writes it, and
     return it: what a picture's `*_figure` function returns, for a test to read back."""

@@ -10,25 +10,28 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.reports.canvas import TITLE_Y, figure, finish, save
+from pipeline.reports.canvas import TITLE_Y, figure, finish, save, whole_epochs
 from pipeline.reports.sweep_analysis import LOG_SCALE_PARAMS, ordered
 
 LOG_SPAN = 100  # a positive numeric parameter whose largest value is this many times its smallest: log axis
 PANELS_PER_ROW = 3
+LINE_STYLES = ("-", "--", ":")  # a run's line: its colour (ten in turn) and, past ten runs, its style
 MAX_HUES = 10  # a categorical parameter with more values than this colours no points
 
 
 def learning_curves_figure(
     curves: dict[str, list[tuple[int, float]]], key: str, ylabel: str | None = None
 ) -> Any:
-    """A line per run (the legend: its name) of `key` over epochs, on a log scale; runs whose
-    curve is always 0 are named in red instead."""
+    """A line per run (the legend: its name) of `key` over epochs, on a log scale, no two
+    runs alike in colour and style up to 30 runs; runs whose curve is always 0 are named in
+    red instead."""
     fig, axes = figure(1, 1, (9, 5.5), layout="constrained")
     ax = axes[0, 0]
-    for name, points in curves.items():
-        if points:
+    for index, (name, points) in enumerate(curves.items()):
+        if points:  # past the ten colours, the next ten dashed, then dotted
             steps, values = zip(*points, strict=True)
-            ax.plot(steps, values, label=name, linewidth=1.4)
+            ax.plot(steps, values, label=name, linewidth=1.4, linestyle=LINE_STYLES[index // 10 % 3])
+    whole_epochs(ax)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel or f"{key} (MSE on the scaled target)")
     ax.set_yscale("log")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.reports import class_plots, distribution_plots
-from pipeline.reports.canvas import TITLE_Y, finish
+from pipeline.reports.canvas import TITLE_Y, finish, whole_epochs
 from pipeline.reports.canvas import figure as _figure
 from pipeline.reports.canvas import save as _save
 
@@ -56,6 +56,7 @@ def learning_curves_figure(
     values = history[[c for c in ("train_loss", "val_loss") if c in history]].to_numpy()
     if values.size and np.nanmin(values) > 0:
         ax.set_yscale("log")
+    whole_epochs(ax)
     ax.set_xlabel("epoch")
     data_loss = "cross-entropy" if classifier else "MSE on the scaled target"
     ax.set_ylabel(f"loss ({data_loss}, plus penalties)")

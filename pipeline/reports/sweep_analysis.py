@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.reports.canvas import TITLE_Y, figure, finish, save
+from pipeline.reports.canvas import TITLE_Y, figure, finish, save, whole_epochs
 
 SEED = "training.seed"
 LOG_SCALE_PARAMS = ("learning_rate", "l1", "l2", "decay_rate", "min_delta")  # spans decades
@@ -143,6 +143,7 @@ def seed_bands_figure(bands: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]
         (line,) = ax.plot(epochs, mean, label=name, linewidth=1.6)
         ax.fill_between(epochs, np.maximum(mean - std, 1e-12), mean + std, color=line.get_color(), alpha=0.2)
     ax.set_yscale("log")
+    whole_epochs(ax)
     ax.set_xlabel("epoch")
     ax.set_ylabel("val_loss: mean over seeds, +/- one standard deviation")
     ax.set_title("Learning curves over seeds, one band per variant", y=TITLE_Y)

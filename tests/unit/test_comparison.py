@@ -126,4 +126,8 @@ def test_learning_curves_draw_each_runs_values_and_name_the_flat_ones() -> None:
     assert lines["adam"] == ([1, 2], [0.9, 0.5]) and lines["sgd"] == ([1, 2, 3], [1.2, 1.1, 1.0])
     assert ax.get_yscale() == "log" and ax.get_title() == "val_loss per epoch, one line per run"
     assert [t.get_text() for t in ax.texts] == ["always 0, not drawn on this log scale: zero"]
+    assert all(float(tick).is_integer() for tick in ax.get_xticks())  # whole epochs
+    many = learning_curves_figure({f"run{i}": [(1, 1.0), (2, 0.5)] for i in range(12)}, "val_loss").axes[0]
+    looks = [(line.get_color(), line.get_linestyle()) for line in many.get_lines()]
+    assert len(set(looks)) == 12 and looks[10][1] == "--"  # the 11th run: the first colour, dashed
     assert outside(fig) == []
