@@ -15,6 +15,7 @@ from pipeline.reports.sweep_analysis import LOG_SCALE_PARAMS, ordered, swept
 
 HIGHER_IS_BETTER = ("accuracy", "r2", "f1", "auc")  # a metric whose name holds one of these
 LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1}  # over the lines
+MIN_LABEL_GAP = 0.04  # of the axis's height: numeric labels closer than this are thinned out
 MAX_VALUE_LABELS = 8  # a numeric axis with more distinct values than this labels its ends only
 
 
@@ -42,7 +43,12 @@ def _axis(values: pd.Series, column: str) -> tuple[np.ndarray, list[tuple[float,
         distinct = sorted(set(zip(placed.tolist(), numbers.tolist(), strict=True)))
         if len(distinct) > MAX_VALUE_LABELS:
             distinct = [distinct[0], distinct[-1]]
-        return placed, [(float(at), f"{value:.3g}") for at, value in distinct], name
+        kept = [distinct[0]]  # a label too close to the one below it would be written over it
+        for at, value in distinct[1:]:
+            if at - kept[-1][0] >= MIN_LABEL_GAP or (at, value) == distinct[-1]:
+                kept = kept[:-1] if at - kept[-1][0] < MIN_LABEL_GAP and len(kept) > 1 else kept
+                kept.append((at, value))
+        return placed, [(float(at), f"{value:.3g}") for at, value in kept], name
     text = _text(values)
     labels = ordered(text)
     spots = np.linspace(0, 1, len(labels)) if len(labels) > 1 else np.array([0.5])

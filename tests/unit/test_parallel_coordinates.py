@@ -130,3 +130,11 @@ def test_one_list_parameter_is_an_axis_in_natural_order_and_the_title_fits() -> 
     labels = labels_at(fig.axes[0], 0)
     assert sorted(labels, key=labels.get) == ["[2]", "[8]", "[128]", "[1024]", "[8192]"]
     assert outside(fig) == []
+
+
+def test_numbers_too_close_to_read_apart_get_one_label() -> None:
+    widths = pd.DataFrame(
+        {"run": list("abcd"), "model.width": ["3", "29", "31", "95"], METRIC: [0.4, 0.3, 0.5, 0.6]}
+    )
+    labels = labels_at(parallel_coordinates_figure(widths, METRIC).axes[0], 0)
+    assert set(labels) == {"3", "29", "95"}  # 31 would be written over 29
