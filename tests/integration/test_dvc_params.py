@@ -180,6 +180,9 @@ def dvc_status(tmp_path_factory: pytest.TempPathFactory) -> Any:
         for name, s in stages.items()
     }
     (folder / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": lock}, sort_keys=False))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("DVC_SITE_CACHE_DIR", str(folder.parent / "dvc-site-cache"))  # not /var/tmp/dvc
+    patch.setenv("DVC_NO_ANALYTICS", "1")
     repo = Repo.init(str(folder), no_scm=True)
 
     def status(params: dict[str, Any]) -> dict[str, list[str]]:
@@ -194,6 +197,7 @@ def dvc_status(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     yield base, status
     repo.close()
+    patch.undo()
 
 
 def test_the_schema_walk_finds_every_group_and_nested_key() -> None:
