@@ -45,7 +45,7 @@ def plain_log_ticks(fig: Any) -> None:
 
 
 def whole_epochs(ax: Any) -> None:
-    """Ticks on `ax`'s x axis at whole numbers only (epochs: no 0.5)."""
+    """Ticks on `ax`'s x axis at whole numbers only (epochs, layers: no 0.5)."""
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.reports.canvas import TITLE_Y, figure, finish, save
+from pipeline.reports.canvas import TITLE_Y, figure, finish, save, whole_epochs
 from pipeline.tracking.queries import RunSummary
 
 MIN_DEPTH = 3  # hidden layers a run needs for its profile to say anything
@@ -65,6 +65,7 @@ def signal_through_depth_figure(profiles: dict[str, Profile]) -> Any:
             end = [max(v, FLOOR) for v in profile[f"{quantity}_end"]]
             ax.plot(depth, end, linestyle="--", linewidth=1, color=line.get_color())
         ax.set_yscale("log")
+        whole_epochs(ax)  # layers: whole numbers too
         ax.set_xlabel("layer (1 = next to the input)" + ("; last: the output" if quantity == "grad" else ""))
         ax.set_ylabel(f"{label} (0 drawn at {FLOOR:g})")
         ax.set_title(f"{label}: at initialization (solid), after training (dashed)", y=TITLE_Y)

@@ -41,6 +41,7 @@ def test_profiles_read_step_0_from_the_history_and_the_end_from_the_last_values(
     assert end.get_linestyle() == "--" and end.get_color() == start.get_color()
     assert list(gradients.get_lines()[0].get_xdata()) == [1, 2, 3, 4, 5]  # the output last
     assert activations.get_yscale() == "log" and gradients.get_xlabel().endswith("last: the output")
+    assert all(float(tick).is_integer() for tick in gradients.get_xticks())  # whole layers
     assert outside(activations.figure) == []
 
 
