@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from pipeline.core.credentials import credentials_error
 from pipeline.core.dataset_config import (  # noqa: F401 (part of this module's interface)
     MISSING,
     DatasetConfig,
@@ -174,6 +175,15 @@ class TrackingConfig(Strict):
     http_timeout_s: int = Field(default=5, ge=1)  # a tracking server's reply, per request
     http_retries: int = Field(default=2, ge=0)  # before the first record: fail fast
     outage_grace_s: int = Field(default=60, ge=0)  # once recording: how long to wait for a server back
+
+    @field_validator("uri")
+    @classmethod
+    def _no_credentials(cls, uri: str | None) -> str | None:
+        """Credentials stay in the environment (pipeline.core.credentials)."""
+        error = credentials_error(uri)
+        if error:
+            raise ValueError(error.removeprefix("tracking.uri "))
+        return uri
 
     @field_validator("run_name", "sweep_name")
     @classmethod

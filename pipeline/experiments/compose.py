@@ -7,9 +7,11 @@ so run this (or `make params`) after editing `conf/`.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pipeline.core.config import Config, validate_config
+from pipeline.core.credentials import credentials_in_overrides, mask_credentials
 
 CONFIG_DIR = "conf"
 CONFIG_NAME = "config"
@@ -31,7 +33,8 @@ def compose_config(overrides: list[str] | None = None, config_dir: Path | None =
     config_dir = (config_dir or Path.cwd() / CONFIG_DIR).resolve()
     with initialize_config_dir(str(config_dir), version_base=None):
         cfg = compose(config_name=CONFIG_NAME, overrides=list(overrides or []))
-    return validate_config(OmegaConf.to_container(cfg, resolve=True), f"{config_dir} {overrides or ''}")
+    source = mask_credentials(f"{config_dir} {overrides or ''}")
+    return validate_config(OmegaConf.to_container(cfg, resolve=True), source)
 
 
 def main() -> None:
@@ -39,6 +42,10 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optimizer=adam")
     parser.add_argument("--output", default="params.yaml", type=Path)
     args = parser.parse_args()
+    refused = credentials_in_overrides(args.overrides)
+    if refused:  # params.yaml would keep them
+        print(f"error: {refused}", file=sys.stderr)
+        raise SystemExit(2)
     compose_params(args.output, args.overrides)
     print(f"wrote {args.output}")
 

@@ -1,15 +1,20 @@
 """Faults end with the truth in the run record: killed runs say KILLED, a dead server fails fast,
-and no credential reaches a recorded run."""
+no credential reaches a recorded run, and a tracking URI with credentials is refused."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import mlflow
 import pytest
+import yaml
+from reliability_helpers import error_line, subprocess_env
 
+from pipeline.core.config import load_config
 from pipeline.core.errors import PipelineError
 from pipeline.experiments.job import run_job
 
@@ -53,11 +58,47 @@ def test_a_planted_credential_never_reaches_the_recorded_run(
             assert secret.encode() not in path.read_bytes(), f"{path.name} holds the credential"
 
 
-def test_credentials_in_a_tracking_uri_are_masked_in_params():
-    from pipeline.experiments.compose import compose_config
-    from pipeline.tracking.records import recorded_params
+SECRET = "planted-pw-7c1e"
 
-    cfg = compose_config(["tracking.uri=http://alice:planted-pw@tracking.example:5000"], ROOT / "conf")
-    params = recorded_params(cfg)
-    assert "planted-pw" not in str(params)
-    assert params["tracking.uri"] == "http://***@tracking.example:5000"
+
+@pytest.mark.parametrize("where", ["command line", "composed config", "composed config, sweep"])
+def test_credentials_in_the_tracking_uri_are_refused_before_anything_is_written(
+    where, tmp_path, path_overrides, isolated_tracking
+):
+    """`tracking.uri=http://bob:PASSWORD@...` ends in one line pointing to the environment, exit
+    2, the password masked, nothing written: no Hydra folder, no store. Given on the command
+    line it is refused before Hydra starts; from the composed config (here, an interpolation
+    of an environment variable) before Hydra writes its output folder."""
+    uri = f"http://bob:{SECRET}@127.0.0.1:{closed_port()}"
+    given = uri if where == "command line" else "${oc.env:TEAM_URI}"
+    sweep = ["-m", "optimizer=sgd,adam"] if "sweep" in where else []
+    command = [sys.executable, "-m", "pipeline.run", *sweep, f"tracking.uri={given}", *path_overrides]
+    command += [f"hydra.run.dir={tmp_path / 'job'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    done = subprocess.run(
+        command, cwd=ROOT, env=subprocess_env(TEAM_URI=uri), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    line = error_line(done.stderr)
+    assert "MLFLOW_TRACKING_USERNAME=bob MLFLOW_TRACKING_PASSWORD=" in line, line
+    assert f"tracking.uri=http://127.0.0.1:{uri.rsplit(':', 1)[1]}" in line, line  # the URI to use instead
+    assert SECRET not in done.stdout + done.stderr and "bob:***@" in line
+    assert not (tmp_path / "job").exists() and not (tmp_path / "sweep").exists()
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert not any(SECRET.encode() in p.read_bytes() for p in written)
+    assert not Path(isolated_tracking.removeprefix("sqlite:///")).exists()  # not even a store
+
+
+def test_a_params_yaml_with_credentials_is_refused_and_never_written(make_config, tmp_path):
+    """DVC's stages read params.yaml: one masked line; `python -m pipeline.compose` (make
+    params) refuses to write the password into it."""
+    params = make_config().model_dump(mode="json")
+    params["tracking"]["uri"] = f"https://bob:{SECRET}@tracking.example"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(PipelineError) as refused:
+        load_config(tmp_path / "params.yaml")
+    assert "tracking.uri: https://bob:***@tracking.example holds credentials" in str(refused.value)
+    assert "MLFLOW_TRACKING_PASSWORD" in str(refused.value) and SECRET not in str(refused.value)
+    output = tmp_path / "composed.yaml"
+    command = [sys.executable, "-m", "pipeline.compose", f"tracking.uri=https://bob:{SECRET}@h", "--output"]
+    done = subprocess.run([*command, str(output)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and SECRET not in done.stderr and not output.exists(), done.stderr

@@ -81,6 +81,31 @@ def test_a_member_records_a_parallel_sweep_on_postgres_and_the_password_is_nowhe
     assert secret not in done.stdout + done.stderr
 
 
+def test_a_members_single_run_says_where_it_went_and_the_password_is_nowhere(
+    team_server, tmp_path, path_overrides, record_runs, monkeypatch
+):
+    """Credentials in the environment: every artifact the server holds, every file the run
+    wrote and what it printed are searched for the password; the run's last lines name it and
+    the server (MLflow's own `View run ... at:` lines are not printed)."""
+    job = tmp_path / "job"
+    overrides = ["training.epochs=2", "tracking.experiment=team-run", f"hydra.run.dir={job}"]
+    done = pipeline_run(team_server, *overrides, *path_overrides)
+    client = admin_client(team_server, monkeypatch)
+    runs = experiment_runs(client, "team-run")
+    record_runs(1, len(runs))
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = runs
+    where = f"mlflow: run {run.info.run_name} {run.info.run_id} in experiment 'team-run' at {team_server.url}"
+    assert where in done.stdout.splitlines() and "View run" not in done.stdout, done.stdout[-3000:]
+    secret = team_server.member_password
+    assert not any(secret in v for v in [*run.data.params.values(), *run.data.tags.values()])
+    stored = [p for p in team_server.artifacts.rglob("*") if p.is_file()]
+    assert any(p.name == "config.yaml" for p in stored)  # the run's artifacts are among them
+    for path in [*stored, *(p for p in job.rglob("*") if p.is_file())]:
+        assert secret.encode() not in path.read_bytes(), f"{path} holds the password"
+    assert secret not in done.stdout + done.stderr
+
+
 @pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
 def test_a_wrong_password_names_the_server_and_401_and_records_nothing(
     team_server, tmp_path, path_overrides, record_runs, monkeypatch, sweep
