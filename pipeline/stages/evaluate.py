@@ -15,6 +15,7 @@ from pipeline.core.config import TrainingConfig, load_config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import MODEL_FILE
 from pipeline.core.io import METRIC_DIGITS, TABLE_DIGITS, read_json, significant, write_json, write_with
+from pipeline.data.fingerprint import refuse_other_config
 from pipeline.data.prepared import Prepared, load_prepared
 from pipeline.tracking.recorder import RunRecorder, tracked_run
 
@@ -97,6 +98,7 @@ def headline(report: dict[str, Any]) -> dict[str, float | None]:
 def main() -> None:
     cfg = load_config()
     prepared = load_prepared(cfg.paths.processed_dir)
+    refuse_other_config(prepared.manifest, prepared.directory, cfg.dataset, cfg.split)
     model_dir = Path(cfg.paths.model_dir)
     run_record = Path(cfg.paths.run_record)
     if not run_record.is_file():
