@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 
 class PipelineError(Exception):
     """Bad data or bad configuration: the message says what, where, and what would be valid."""
+
+
+def interrupted(err: KeyboardInterrupt, closed: Iterable[str] = ()) -> str:
+    """The one line an interrupt ends with: its cause, then each run it ended: the notes a run
+    attaches to the interrupt as `killed_runs` (pipeline.tracking.recorder), then `closed`."""
+    reason = str(err) or "Ctrl-C"
+    runs = [*getattr(err, "killed_runs", []), *closed]
+    return f"interrupted: {reason}" + "".join(f"; {run}" for run in runs)
 
 
 def run_cli(main: Callable[[], object]) -> None:
@@ -19,6 +27,5 @@ def run_cli(main: Callable[[], object]) -> None:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.recorder.Terminated)
-        reason = str(err) or "Ctrl-C"
-        print(f"interrupted: {reason}; the MLflow run, if any, is marked KILLED", file=sys.stderr)
+        print(interrupted(err), file=sys.stderr)
         raise SystemExit(130) from None

@@ -16,7 +16,13 @@ from pipeline.core.config import load_config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import COMPARISON_DIR
 from pipeline.reports.comparison import DEFAULT_METRIC, compare_runs
-from pipeline.tracking.queries import end_dead_runs, find_runs, latest_sweep, resume_run, sweep_children
+from pipeline.tracking.queries import (
+    end_dead_runs_of_experiment,
+    find_runs,
+    latest_sweep,
+    resume_run,
+    sweep_children,
+)
 
 
 def main() -> None:
@@ -41,6 +47,8 @@ def main() -> None:
         cfg = cfg.model_copy(
             update={"tracking": cfg.tracking.model_copy(update={"experiment": args.experiment})}
         )
+    end_dead_runs_of_experiment(cfg.tracking, cfg.paths)  # a killed run's record says so, FAILED
+    if args.experiment:
         runs = [r for r in find_runs(cfg.tracking, cfg.paths) if "sweep_name" not in r.tags]
         title = f"experiment {args.experiment}"
     else:
@@ -59,7 +67,6 @@ def main() -> None:
         runs = sweep_children(cfg.tracking, cfg.paths, parent_id)
     if not runs:
         raise PipelineError(f"{title}: no runs to compare")
-    runs = end_dead_runs(cfg.tracking, cfg.paths, runs)  # a killed job's run says so, FAILED
     out = args.out or Path("reports") / "compare" / title.replace(" ", "_")
     compare_runs(cfg.tracking, cfg.paths, runs, out, args.metric, title, args.columns, args.width)
     if not args.experiment:  # a sweep's report lives on its parent run too

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 import socket
 import sys
 from concurrent.futures import Executor
@@ -26,6 +27,7 @@ from pipeline.model.training import describe
 from pipeline.reports.figures import Drawer
 from pipeline.stages.evaluate import evaluate_and_record
 from pipeline.stages.train import train_and_record
+from pipeline.tracking.owner import source_tags
 from pipeline.tracking.recorder import tracked_run
 from pipeline.tracking.records import recorded_params
 from pipeline.tracking.store import mlflow_client
@@ -38,6 +40,19 @@ def placement_tags() -> dict[str, str]:
     if ray is not None and ray.is_initialized():
         tags["ray_node_id"] = ray.get_runtime_context().get_node_id()
     return tags
+
+
+def job_source() -> dict[str, str]:
+    """A sweep job's Source tags: the command that runs this job alone, with its own overrides
+    (the process is the sweep's, or a launcher's worker); none outside a sweep, where the
+    run takes its process's command line."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return {}
+    overrides = list(HydraConfig.get().overrides.task)
+    return source_tags(shlex.join(["python", "-m", "pipeline.run", *overrides]))
 
 
 class LatePictures:
@@ -90,7 +105,7 @@ def run_job(
         cfg.tracking,
         cfg.paths,
         run_name=cfg.tracking.run_name,
-        tags=placement_tags(),
+        tags={**placement_tags(), **job_source()},
         parent_run_id=parent_run_id,
         unsent=out_dir / UNSENT_FILE,
     ) as recorder:

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.core.errors import PipelineError
+from pipeline.core.credentials import credentials_in_overrides
+from pipeline.core.errors import PipelineError, interrupted
 from pipeline.core.files import ERROR_FILE, JOB_FILE
 from pipeline.core.io import write_json
 from pipeline.core.overrides import override_syntax_error
@@ -39,8 +40,9 @@ JOBS_ENV = "PIPELINE_SWEEP_JOBS"  # how many jobs the sweep runs, for `job k/N` 
 # launcher's worker processes (joblib, Ray) draw their pictures at once
 _pictures: dict[str, Any] = {}
 _frozen: list[bool] = []  # whether this process froze what its imports made
-# what to close when Ctrl-C or SIGTERM ends this process (a sweep's parent run, KILLED)
-ON_INTERRUPT: dict[str, Callable[[], None]] = {}
+# what to close when Ctrl-C or SIGTERM ends this process (a sweep's parent run, KILLED);
+# each returns a note naming what it closed, for the interrupt's one line
+ON_INTERRUPT: dict[str, Callable[[], str | None]] = {}
 
 
 def _job(dict_cfg: Any) -> float:
@@ -96,7 +98,18 @@ def _job(dict_cfg: Any) -> float:
         out_dir / JOB_FILE,
         {"status": report["status"], "run_id": report["run_id"], "objective": value, "overrides": overrides},
     )
+    if not in_sweep:  # where it went: the run, and the output folder
+        from pipeline.tracking.store import run_location
+
+        print(run_location(cfg.tracking, cfg.paths, cfg.tracking.run_name, report["run_id"]))
+        print(f"outputs: {shown_path(out_dir)}", flush=True)
     return value
+
+
+def shown_path(path: Path) -> str:
+    """`path` relative to the current folder when inside it, else absolute."""
+    path, cwd = path.resolve(), Path.cwd().resolve()
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
 
 def check_before_training(cfg: Config, store: bool = True) -> None:
@@ -177,7 +190,11 @@ def main() -> None:
         print(f"error: {config_dir} not found; run from the project root", file=sys.stderr)
         raise SystemExit(2)
     arguments = [a for a in sys.argv[1:] if not a.startswith("-")]
-    unknown = override_syntax_error(arguments) or unknown_group_option(arguments, config_dir)
+    unknown = (
+        credentials_in_overrides(arguments)  # before Hydra writes them into its output folder
+        or override_syntax_error(arguments)
+        or unknown_group_option(arguments, config_dir)
+    )
     if unknown:
         print(f"error: {unknown}", file=sys.stderr)
         raise SystemExit(2)
@@ -190,17 +207,17 @@ def main() -> None:
             _pictures["pool"] = pool
             hydra.main(version_base="1.3", config_path=str(config_dir), config_name="config")(_job)()
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (tracking.recorder.Terminated)
-        reason = str(err) or "Ctrl-C"
+        closed: list[str | None] = []
         try:  # the finished jobs of a sweep keep the pictures drawn so far
             log_late_pictures(drawn_only=True)
         except Exception as late_err:  # noqa: BLE001 - the store may be what failed
             print(f"error: could not add the finished jobs' pictures: {late_err}", file=sys.stderr)
         for close in list(ON_INTERRUPT.values()):
             try:
-                close()
+                closed.append(close())
             except Exception as close_err:  # noqa: BLE001 - the store may be what failed
                 print(f"error: could not close the sweep's parent run: {close_err}", file=sys.stderr)
-        print(f"interrupted: {reason}; the MLflow run, if any, is marked KILLED", file=sys.stderr)
+        print(interrupted(err, [note for note in closed if note]), file=sys.stderr)
         raise SystemExit(130) from None
 
 

@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import ValidationError
 
 from pipeline.core.config import PathsConfig, TrackingConfig, validate_config
+from pipeline.core.credentials import credentials_error
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import COMPARISON_DIR, JOB_FILE, UNSENT_FILE
 from pipeline.core.io import read_json, write_json
@@ -35,7 +36,6 @@ from pipeline.reports.comparison import compare_runs
 from pipeline.tracking.queries import (
     RunSummary,
     end_as_failed,
-    end_dead_runs_of_experiment,
     record_failed_job,
     resume_run,
     start_sweep_run,
@@ -151,13 +151,28 @@ def unreachable_at_end(uri: str | None, err: Exception, sweep_dir: Path) -> str:
     return line
 
 
+def refuse_credentials(config: DictConfig) -> None:
+    """One line and exit 2 when the composed `tracking.uri` (from conf/, a preset or the
+    command line) holds credentials: called before Hydra writes its output folder."""
+    uri = OmegaConf.select(config, "tracking.uri", default=None, throw_on_resolution_failure=False)
+    refused = credentials_error(uri if isinstance(uri, str) else None)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 class SweepCallback(Callback):
     def __init__(self) -> None:
         self.settings: tuple[TrackingConfig, PathsConfig, str] | None = None
         self.parent_id: str | None = None
+        self.parent_name = ""
         self.jobs: int | None = None
 
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        refuse_credentials(config)
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        refuse_credentials(config)
         # Only tracking and paths are needed here: other keys may be filled in by the sweep.
         try:
             tracking = TrackingConfig.model_validate(OmegaConf.to_container(config.tracking, resolve=True))
@@ -192,10 +207,9 @@ class SweepCallback(Callback):
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
         os.environ[PARENT_ENV] = self.parent_id
+        self.parent_name = name
         ON_INTERRUPT["sweep"] = self.end_interrupted
         print(f"sweep: MLflow parent run {name} ({self.parent_id})")
-        for dead in end_dead_runs_of_experiment(tracking, paths):
-            print(f"sweep: run {dead.name} ({dead.run_id}) marked FAILED: {dead.tags['error']}")
         prepare_base_data(config)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -234,12 +248,15 @@ class SweepCallback(Callback):
         )
         return record | {"run_id": run_id}
 
-    def end_interrupted(self) -> None:
-        """Ctrl-C or SIGTERM ended the sweep: its parent run ends KILLED, like the job it stopped."""
-        if self.settings is not None and self.parent_id is not None:
-            parent = resume_run(self.settings[0], self.settings[1], self.parent_id)
-            parent.set_tags({RUN_STATUS_TAG: "killed"})
-            parent.end("KILLED")
+    def end_interrupted(self) -> str | None:
+        """Ctrl-C or SIGTERM ended the sweep: its parent run ends KILLED, like the job it
+        stopped; a note naming it (None without one)."""
+        if self.settings is None or self.parent_id is None:
+            return None
+        parent = resume_run(self.settings[0], self.settings[1], self.parent_id)
+        parent.set_tags({RUN_STATUS_TAG: "killed"})
+        parent.end("KILLED")
+        return f"the sweep's parent run {self.parent_name} ({self.parent_id}) marked KILLED"
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         log_late_pictures()  # the jobs' own pictures go into their runs before the parent ends

@@ -26,6 +26,7 @@ from pipeline.tracking.records import (
     recorded_params,
     run_tags,
 )
+from pipeline.tracking.store import run_location
 
 if TYPE_CHECKING:
     from pipeline.model.training import TrainResult
@@ -157,7 +158,8 @@ def main() -> None:
     write_json(Path(cfg.paths.run_record), {"run_id": run_id, "status": result.status})
     from pipeline.model.training import describe
 
-    print(describe(result) + (f" (MLflow run {run_id})" if run_id else ""))
+    print(describe(result))
+    print(run_location(cfg.tracking, cfg.paths, cfg.tracking.run_name, run_id))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.core.config import PathsConfig, TrackingConfig
-from pipeline.tracking.owner import DIED, PROCESS_TAG, is_dead, owner_tags
+from pipeline.tracking.owner import DIED, PROCESS_TAG, end_dead_runs_in, is_dead, owner_tags
 from pipeline.tracking.recorder import PARENT_TAG, RUN_STATUS_TAG, RunRecorder
 from pipeline.tracking.store import (
     http_settings,
@@ -107,11 +107,13 @@ def end_dead_runs(tracking: TrackingConfig, paths: PathsConfig, runs: list[RunSu
     ]
 
 
-def end_dead_runs_of_experiment(tracking: TrackingConfig, paths: PathsConfig) -> list[RunSummary]:
-    """Find the configured experiment's runs whose process died without ending them, and end
-    them FAILED (see `end_dead_runs`); the runs so ended."""
-    running = find_runs(tracking, paths, "attributes.status = 'RUNNING'")
-    return [r for r in end_dead_runs(tracking, paths, running) if r.status == "FAILED"]
+def end_dead_runs_of_experiment(tracking: TrackingConfig, paths: PathsConfig) -> list[tuple[str, str, str]]:
+    """End FAILED the configured experiment's runs that processes of this host left RUNNING
+    when they died, saying so in one line on stderr (pipeline.tracking.owner.end_dead_runs_in);
+    (name, id, process) of each run so ended."""
+    client = _client(tracking, paths)
+    experiment = client.get_experiment_by_name(tracking.experiment)
+    return end_dead_runs_in(client, experiment.experiment_id) if experiment is not None else []
 
 
 def find_runs(

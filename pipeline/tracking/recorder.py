@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.config import PathsConfig, TrackingConfig
-from pipeline.tracking.owner import PROCESS_TAG, owner_tags, process_id
+from pipeline.tracking.owner import PROCESS_TAG, RUN_STATUS_TAG, owner_tags, process_id
 from pipeline.tracking.spool import Spool, unanswered
 from pipeline.tracking.store import RetryCount, few_retries, open_experiment
 
@@ -28,7 +28,6 @@ PARAM_VALUE_LIMIT = 6000  # MLflow's longest param value
 PARAMS_PER_BATCH = 100  # MLflow's most params per log_batch
 BATCH_LIMIT = 1000  # MLflow's most metrics per log_batch
 FLUSH_EVERY_S = 10.0  # a long run's metrics reach the store at least this often
-RUN_STATUS_TAG = "run_status"  # finished | early_stopped | diverged | failed | killed
 PARENT_TAG = "mlflow.parentRunId"
 RETRIES_TAG = "tracking_retries"  # requests retried while the tracking server was away
 
@@ -208,11 +207,11 @@ def interrupts_between_writes(writes: StoreWrites) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _fail(recorder: RunRecorder, status: str, tags: Mapping[str, Any], trace: str | None = None) -> None:
+def _fail(recorder: RunRecorder, status: str, tags: Mapping[str, Any], trace: str | None = None) -> bool:
     """End the run with `status` and `tags`, as far as the store lets us: the error that got
     us here matters more than one in recording it. A server still away after the grace period
     is not waited for again: with a spool the writes are kept there; without one the run
-    stays RUNNING, and the next reader ends it FAILED."""
+    stays RUNNING, and the next command on this host ends it FAILED. Whether it was ended."""
     with few_retries():
         with suppress(Exception):
             recorder.set_tags(tags)
@@ -221,6 +220,17 @@ def _fail(recorder: RunRecorder, status: str, tags: Mapping[str, Any], trace: st
                 recorder.log_text(trace, "error.txt")
         with suppress(Exception):
             recorder.end(status)
+            return True
+    return False
+
+
+def killed_note(recorder: RunRecorder, name: str, ended: bool) -> str:
+    """What an interrupt did to the run (`ended`: whether `_fail` could end it), in words."""
+    run = f"MLflow run {name} ({recorder.run_id})"
+    if not ended:
+        return f"{run} not marked KILLED (the store did not answer); the next command here ends it FAILED"
+    spool = recorder.spool if recorder.spool is not None and recorder.spool.active else None
+    return f"{run} marked KILLED" + (f" in its unsent record {spool.path}" if spool else "")
 
 
 @contextmanager
@@ -263,8 +273,10 @@ def tracked_run(
     try:
         with retries.installed(), interrupts_between_writes(recorder.writes):
             yield recorder
-    except KeyboardInterrupt:
-        _fail(recorder, "KILLED", {RUN_STATUS_TAG: "killed"})
+    except KeyboardInterrupt as err:
+        ended = _fail(recorder, "KILLED", {RUN_STATUS_TAG: "killed"})
+        note = killed_note(recorder, run.info.run_name, ended)  # for the interrupt's line (core.errors)
+        err.killed_runs = [*getattr(err, "killed_runs", []), note]  # type: ignore[attr-defined]
         raise
     except BaseException as err:
         err.mlflow_run_id = recorder.run_id  # type: ignore[attr-defined]  # for the job's record

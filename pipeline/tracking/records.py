@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import tempfile
 import time
 import warnings
@@ -17,6 +16,7 @@ import pandas as pd
 
 from pipeline.core.config import Config, flatten
 from pipeline.data.outputs import LABEL, PROBABILITY_PREFIX
+from pipeline.tracking.owner import git_commit
 from pipeline.tracking.recorder import RUN_STATUS_TAG, RunRecorder
 
 if TYPE_CHECKING:  # TensorFlow's import is the training's to pay, not every importer's
@@ -27,17 +27,6 @@ MODEL_REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "pandas", "numpy")
 SERVING_MODULES = ("__init__.py", "data/__init__.py", "data/features.py", "data/outputs.py")
 TAG_VALUE_LIMIT = 8000  # MLflow's longest tag value
 DATASET_ATTEMPTS = 4  # a dataset record that loses a race with another job's is sent again
-
-
-def git_commit(cwd: Path | None = None) -> str | None:
-    """The checked-out commit, or None outside a git repository."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def recorded_params(cfg: Config) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.config import PathsConfig, TrackingConfig
+from pipeline.core.credentials import mask_credentials
 from pipeline.core.errors import PipelineError
+from pipeline.tracking.owner import end_dead_runs_in
 
 
 def project_root(cwd: Path | None = None) -> Path:
@@ -100,10 +102,13 @@ class RetryCount(logging.Handler):
 
 
 def quiet_environment() -> None:
-    """No telemetry leaves the machine; called when a run starts, never at import."""
+    """No telemetry leaves the machine, and MLflow prints no `View run ... at: URL` lines (a
+    run ends with the project's own line, its URI's credentials masked: `run_location`);
+    called when a run starts, never at import."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -111,18 +116,20 @@ def quiet_environment() -> None:
 
 def reach(uri: str, call: Callable[[], str]) -> str:
     """The first call to the store. A server that refuses the credentials (HTTP 401 or 403)
-    or cannot be reached becomes one PipelineError naming the server and the HTTP status."""
+    or cannot be reached becomes one PipelineError naming the server and the HTTP status
+    (credentials in a URI from the environment masked)."""
     try:
         return call()
     except Exception as err:
         if not uri.startswith(("http://", "https://")):
             raise
         status = getattr(err, "get_http_status_code", lambda: None)()
+        shown = mask_credentials(uri)
         if status in (401, 403):
-            raise PipelineError(refused(uri, status)) from None
-        reason = str(err).splitlines()[0][:300]
+            raise PipelineError(refused(shown, status)) from None
+        reason = mask_credentials(str(err).splitlines()[0][:300])
         raise PipelineError(
-            f"tracking server {uri} is unreachable ({type(err).__name__}: {reason}); start it, or "
+            f"tracking server {shown} is unreachable ({type(err).__name__}: {reason}); start it, or "
             "point tracking.uri elsewhere (tracking.http_timeout_s and tracking.http_retries bound the wait)"
         ) from None
 
@@ -182,8 +189,10 @@ def open_experiment(
     tracking: TrackingConfig, paths: PathsConfig, lookup: bool = True
 ) -> tuple[str, Any, str | None]:
     """The tracking URI, a client and (with `lookup`) the experiment's id; the store and the
-    experiment are created when missing, one process at a time. An unreachable server is one
-    PipelineError naming it."""
+    experiment are created when missing, one process at a time, and the experiment's runs
+    left RUNNING by dead processes of this host are ended FAILED, saying so on stderr
+    (pipeline.tracking.owner.end_dead_runs_in). An unreachable server is one PipelineError
+    naming it."""
     quiet_environment()
     http_settings(tracking, recording=not lookup)
     uri = resolve_tracking_uri(tracking, paths)
@@ -193,6 +202,7 @@ def open_experiment(
             return uri, client, None
         location = artifact_location(uri, paths)
         experiment_id = reach(uri, lambda: experiment_id_for(client, tracking.experiment, location))
+    end_dead_runs_in(client, experiment_id)
     http_settings(tracking, recording=True)
     return uri, client, experiment_id
 
@@ -208,3 +218,12 @@ def experiment_id_for(client: Any, name: str, location: str | None = None) -> st
         except Exception:  # noqa: BLE001 (a concurrent creator won; look it up again)
             time.sleep(0.2)
     raise RuntimeError(f"could not get or create MLflow experiment {name!r}")
+
+
+def run_location(tracking: TrackingConfig, paths: PathsConfig, run_name: str, run_id: str | None) -> str:
+    """One line that finds a run: its name and id, its experiment and the tracking URI
+    (credentials masked); or that tracking is off."""
+    if run_id is None:
+        return "mlflow: not recorded (tracking.enabled=false)"
+    uri = mask_credentials(resolve_tracking_uri(tracking, paths))
+    return f"mlflow: run {run_name} {run_id} in experiment {tracking.experiment!r} at {uri}"

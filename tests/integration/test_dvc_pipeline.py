@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from own_lines import foreign_lines
 
 from pipeline.core.config import flatten
 from pipeline.core.io import md5_file
@@ -43,6 +44,7 @@ class Reproduced:
     project: Any  # conftest.Project
     head: str
     output: str
+    stderr: str
     params: dict[str, Any]
     metrics: dict[str, Any]
     manifest: dict[str, Any]
@@ -67,6 +69,7 @@ def reproduced(project_factory: Any) -> Reproduced:
         project=project,
         head=head,
         output=result.stdout + result.stderr,
+        stderr=result.stderr,
         params=yaml.safe_load((repo / "params.yaml").read_text()),
         metrics=json.loads((repo / "reports" / "metrics.json").read_text()),
         manifest=json.loads((repo / "data" / "processed" / "manifest.json").read_text()),
@@ -84,6 +87,7 @@ def test_repro_runs_every_stage_and_records_one_finished_run(reproduced: Reprodu
     assert (reproduced.project.path / "dvc.lock").is_file()
     assert len(reproduced.runs) == 1, [r.info.run_id for r in reproduced.runs]
     assert reproduced.run.info.status == "FINISHED"
+    assert foreign_lines(reproduced.stderr) == [], reproduced.stderr  # no TensorFlow or absl line
 
 
 def test_run_params_are_the_composed_config(reproduced: Reproduced) -> None:
@@ -177,6 +181,8 @@ def test_run_has_config_dataset_input_and_lineage_tags(reproduced: Reproduced, t
 
     tags = run.data.tags
     assert tags.get("git_commit") == reproduced.head
+    assert tags.get("mlflow.source.git.commit") == reproduced.head  # the run page's Source
+    assert tags.get("mlflow.source.name") == "python -m pipeline.stages.train"
     assert tags.get("data.train_md5") == reproduced.manifest["md5"]["train"]
     assert tags["data.train_md5"] == reproduced.train_md5  # the file the manifest describes
     assert tags.get("model_uri"), "no model_uri tag"
@@ -243,6 +249,7 @@ def test_unchanged_pipeline_is_skipped_and_a_training_change_reruns_only_trainin
 
     experiment = project.run("dvc", "exp", "run", "-S", "optimizer=adam")
     output = experiment.stdout + experiment.stderr
+    assert foreign_lines(experiment.stderr) == [], experiment.stderr
     for stage in DATA_STAGES:
         assert f"Running stage '{stage}'" not in output, output
         assert f"Stage '{stage}' didn't change, skipping" in output, output

@@ -1,5 +1,6 @@
 """What a person sees while `python -m pipeline.run` trains: on a pseudo-terminal one line
-redrawn in place, on a pipe plain lines; in a sweep a line per job as it starts and ends."""
+redrawn in place, on a pipe plain lines; in a sweep a line per job as it starts and ends; at
+the end of a run, where it went. Each run's Source (command and commit) is recorded."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from concurrent.futures import Future
 from typing import Any
 
 import pytest
+from own_lines import foreign_lines
 from sweep_helpers import command_pool
 
 
@@ -59,10 +61,13 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 
+PROJECTS: dict[str, Any] = {}  # each command's copy of the project, by COMMANDS' name
+
+
 def run_command_in_copy(project_factory: Callable[[str], Any], name: str) -> tuple[int, str, str]:
-    """COMMANDS[name] in a fresh copy of the project: exit status, stdout, stderr. The
-    terminal's command has stdout and stderr on one pseudo-terminal, all in `stdout`."""
-    project = project_factory(name)
+    """COMMANDS[name] in a fresh copy of the project (kept in PROJECTS): exit status, stdout,
+    stderr. The terminal's command has stdout and stderr on one pseudo-terminal, all in `stdout`."""
+    project = PROJECTS[name] = project_factory(name)
     args = ("python", "-m", "pipeline.run", *COMMANDS[name])
     if name == "terminal":
         code, screen = on_a_terminal(project, *args)
@@ -124,3 +129,50 @@ def test_a_sweep_prints_a_line_per_job_start_and_end(runs: dict[str, Future[tupl
     ]
     assert len(started) == 4 and len(ended) == 4, stdout[-3000:]
     assert [ln.split()[1] for ln in ended] == ["1/4", "2/4", "3/4", "4/4"]
+
+
+def test_a_run_ends_saying_where_it_went_and_records_its_source(
+    runs: dict[str, Future[tuple[int, str, str]]],
+) -> None:
+    """The last lines find the run (name, id, experiment, store) and its output folder; the
+    run page's Source is the command and the commit."""
+    code, stdout, stderr = runs["quiet"].result()
+    assert code == 0, stderr[-3000:]
+    project = PROJECTS["quiet"]
+    (run,) = project.runs()
+    name, run_id = run.info.run_name, run.info.run_id
+    *_, where, outputs = stdout.splitlines()
+    assert where == f"mlflow: run {name} {run_id} in experiment 'keras-regression' at {project.tracking_uri}"
+    assert (project.path / outputs.removeprefix("outputs: ") / "job.json").is_file(), outputs
+    tags = run.data.tags
+    assert tags["mlflow.source.name"] == " ".join(("python", "-m", "pipeline.run", *COMMANDS["quiet"]))
+    assert tags["mlflow.source.git.commit"] == project.head()
+
+
+def test_a_sweeps_runs_record_their_source(runs: dict[str, Future[tuple[int, str, str]]]) -> None:
+    """The parent's Source is the sweep's command; a job's, the command that runs it alone."""
+    code, _, stderr = runs["sweep"].result()
+    assert code == 0, stderr[-3000:]
+    project = PROJECTS["sweep"]
+    sources = {r.data.tags.get("mlflow.parentRunId"): [] for r in project.runs()}
+    for run in project.runs():
+        sources[run.data.tags.get("mlflow.parentRunId")].append(run.data.tags["mlflow.source.name"])
+        assert run.data.tags["mlflow.source.git.commit"] == project.head()
+    assert sources.pop(None) == [" ".join(("python", "-m", "pipeline.run", *COMMANDS["sweep"]))]
+    (jobs,) = sources.values()
+    expected = {  # each job's overrides as Hydra hands them to it (a bool as Python writes it)
+        f"python -m pipeline.run optimizer={o} training.seed={s} training.epochs=2 tracking.log_model=False"
+        for o in ("sgd", "adam")
+        for s in (1, 2)
+    }
+    assert set(jobs) == expected, jobs
+
+
+def test_runs_and_a_sweep_print_only_their_own_lines_on_stderr(
+    runs: dict[str, Future[tuple[int, str, str]]],
+) -> None:
+    """No TensorFlow, absl, oneDNN or other library line: the commands run without
+    TF_CPP_MIN_LOG_LEVEL (conftest.subprocess_env) and quiet them themselves."""
+    for name in ("pipe", "quiet", "sweep"):
+        code, _, stderr = runs[name].result()
+        assert code == 0 and foreign_lines(stderr) == [], (name, stderr[-3000:])

@@ -254,9 +254,12 @@ def interrupt(
     return job.returncode, stderr, run_id, client
 
 
-def assert_one_interrupted_line(stderr: str) -> None:
-    assert "interrupted" in stderr, stderr[-3000:]
+def assert_one_interrupted_line(stderr: str) -> str:
+    """The one `interrupted:` line, with no traceback."""
     assert "Traceback" not in stderr, stderr[max(stderr.index("Traceback") - 500, 0) :][:6000]
+    lines = [line for line in stderr.splitlines() if line.startswith("interrupted: ")]
+    assert len(lines) == 1, stderr[-3000:]
+    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -284,8 +287,9 @@ def test_ctrl_c_during_training_ends_the_run_killed_and_leaves_outputs_whole_or_
     record_runs(1, len(store_runs(store)))
     assert run_id is not None, f"the run never got going: {stderr[-3000:]}"
     assert code == 130, stderr[-3000:]
-    assert_one_interrupted_line(stderr)
+    line = assert_one_interrupted_line(stderr)
     run = client.get_run(run_id)
+    assert line.endswith(f"; MLflow run {run.info.run_name} ({run_id}) marked KILLED"), line  # names it
     assert run.info.status == "KILLED", f"{name}: the run ended {run.info.status}"
     assert run.data.tags["run_status"] == "killed", run.data.tags
     assert len(client.get_metric_history(run_id, "val_loss")) >= 20  # what was recorded stays
@@ -348,7 +352,10 @@ def test_ctrl_c_during_a_sweep_ends_the_running_job_killed_with_one_line(
     assert jobs["1000000"].data.tags["run_status"] == "killed", jobs["1000000"].data.tags
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert [p.info.status for p in parents] == ["KILLED"], [(p.info.run_name, p.info.status) for p in parents]
-    assert_one_interrupted_line(stderr)
+    line = assert_one_interrupted_line(stderr)
+    assert f"MLflow run {jobs['1000000'].info.run_name} ({run_id}) marked KILLED" in line, line
+    parent = parents[0].info
+    assert f"the sweep's parent run {parent.run_name} ({parent.run_id}) marked KILLED" in line, line
 
 
 @pytest.fixture
