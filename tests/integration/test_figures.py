@@ -1,4 +1,5 @@
-"""Every run draws its pictures as real PNGs and logs them on its MLflow run."""
+"""Every run draws its pictures as real PNGs and logs them on its MLflow run; its learning
+curves show the losses it recorded."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mlflow
+import pytest
 
 from pipeline.experiments.job import LatePictures, run_job
+from pipeline.reports import plots
 
 TRAINING = {
     "learning_curves.png",
@@ -65,9 +68,11 @@ class CountingPool(ThreadPoolExecutor):
     def __init__(self) -> None:
         super().__init__(max_workers=1)
         self.figures: list[str] = []
+        self.data: dict[str, tuple] = {}  # what each picture was given to draw
 
     def submit(self, fn, /, *args, **kwargs):
         self.figures.append(args[0])
+        self.data[args[0]] = args[1]
         return super().submit(fn, *args, **kwargs)
 
 
@@ -93,6 +98,11 @@ def test_with_a_pool_every_picture_of_the_run_is_drawn_there_and_logged(
     client = mlflow.MlflowClient(isolated_tracking)
     logged = {a.path for a in client.list_artifacts(report["run_id"], "figures")}
     assert logged == {f"figures/{name}" for name in TRAINING | EVALUATION}
+    # the learning curves show the losses the run recorded, epoch by epoch
+    curves = plots.learning_curves_figure(*pool.data["learning_curves"][:1]).axes[0]
+    drawn = {line.get_label(): list(line.get_ydata()) for line in curves.get_lines()}
+    recorded = sorted(client.get_metric_history(report["run_id"], "val_loss"), key=lambda m: m.step)
+    assert drawn["validation loss"] == pytest.approx([m.value for m in recorded])
 
 
 def test_a_diverged_run_in_a_pool_still_logs_its_learning_curves(make_config, tmp_path, isolated_tracking):
