@@ -159,6 +159,7 @@ def layer_diagnostics_figure(history: pd.DataFrame) -> Any | None:
             bottom.plot(history["epoch"], history[column], style, label=label, linewidth=1.4)
             drawn = True
     bottom.set_ylim(-0.03, 1.03)
+    whole_epochs(bottom)
     bottom.set_xlabel("epoch")
     bottom.set_ylabel("fraction of the layer's units")
     bottom.set_title("Dead ReLU units (output 0 on every sampled row) and saturated units", y=TITLE_Y)

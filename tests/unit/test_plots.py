@@ -140,6 +140,8 @@ def test_learning_curves_show_both_losses_and_the_stopping_epochs() -> None:
     assert lines["validation loss"][1] == list(frame["val_loss"])
     assert lines["best epoch 70 (restored)"][0] == [70, 70] and lines["stopped at epoch 80"][0] == [80, 80]
     assert ax.get_yscale() == "log" and ax.get_ylabel() == "loss (MSE on the scaled target, plus penalties)"
+    short = plots.learning_curves_figure(history(4, 1, 0, {})).axes[0]
+    assert all(float(tick).is_integer() for tick in short.get_xticks())  # 4 epochs: no 0.5
     assert plots.learning_curves_figure(ZERO_LOSS).axes[0].get_yscale() == "linear"  # 0 has no log
     classifier = frame.assign(val_accuracy=np.linspace(0.5, 0.9, 100), train_accuracy=0.8)
     accuracy = plots.learning_curves_figure(classifier).axes[1]
@@ -176,6 +178,7 @@ def test_layer_diagnostics_show_each_layers_gradient_and_its_dead_or_saturated_u
     assert set(shown) == {"h2 dead (ReLU)", "h1 saturated"}
     assert shown["h2 dead (ReLU)"][1] == list(frame["diag/h2/dead_fraction"])
     assert bottom.get_ylim() == (-0.03, 1.03)
+    assert all(float(tick).is_integer() for tick in bottom.get_xticks())  # whole epochs
     linear = plots.layer_diagnostics_figure(history(5, 1, 4, {"output": "linear"})).axes[1]
     assert [t.get_text() for t in linear.texts] == ["no ReLU, tanh or sigmoid hidden layer"]
 
