@@ -36,7 +36,8 @@ COMMAND_TIMEOUT_S = 600
 def subprocess_env(tracking_uri: str, scratch: Path) -> dict[str, str]:
     """The environment for commands run in a copy: the venv first, a private MLflow store."""
     env = dict(os.environ)
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "PYTHONPATH"):
+    # TF_CPP_MIN_LOG_LEVEL too (the Makefile exports it): the commands quiet TensorFlow themselves
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL"):
         env.pop(name, None)
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
@@ -45,7 +46,6 @@ def subprocess_env(tracking_uri: str, scratch: Path) -> dict[str, str]:
         DO_NOT_TRACK="1",
         DVC_NO_ANALYTICS="1",
         DVC_SITE_CACHE_DIR=str(scratch / "dvc-site-cache"),
-        TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONDONTWRITEBYTECODE="1",
         GIT_TERMINAL_PROMPT="0",
     )

@@ -36,13 +36,13 @@ PATH_KEYS = yaml.safe_load((ROOT / "conf" / "paths" / "default.yaml").read_text(
 
 
 def command_env(extra: dict[str, str] | None = None, drop: Sequence[str] = ()) -> dict[str, str]:
-    """The environment of a command: the venv first, TensorFlow quiet, no telemetry."""
+    """The environment of a command: the venv first, no telemetry; no TF_CPP_MIN_LOG_LEVEL
+    (the Makefile exports it): the commands quiet TensorFlow themselves (pipeline.core.quiet)."""
     env = dict(os.environ)
-    for name in ("PYTHONPATH", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", *drop):
+    for name in ("PYTHONPATH", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "TF_CPP_MIN_LOG_LEVEL", *drop):
         env.pop(name, None)
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-        TF_CPP_MIN_LOG_LEVEL="2",
         MLFLOW_DISABLE_TELEMETRY="true",
         DO_NOT_TRACK="1",
         PYTHONDONTWRITEBYTECODE="1",

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from own_lines import foreign_lines
 from shared_data import HOUSING_CSV
 from sweep_helpers import (
     ROOT,
@@ -468,6 +469,7 @@ def test_preset_runs_shrunk_and_compares_every_job(
     assert sweep.returncode == preset.returncode, sweep.output()
     assert "Traceback" not in sweep.stderr, sweep.output()
     assert "job(s) failed" not in sweep.stderr, sweep.output()
+    assert foreign_lines(sweep.stderr) == [], sweep.output()  # no TensorFlow, absl or Optuna line
 
     rows = sweep.comparison_rows()
     assert len(rows) == preset.rows, f"{len(rows)} comparison rows, want {preset.rows}\n{sweep.output()}"
