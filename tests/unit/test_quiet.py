@@ -38,7 +38,7 @@ def test_what_tensorflows_import_writes_to_stderr_is_dropped(tmp_path: Path) -> 
         tmp_path,
         """
         import os, sys
-        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called ...\\n")
         print("I0000 cpu_feature_guard.cc:227] This TensorFlow binary is optimized", file=sys.stderr)
         IMPORTED = "once"
         """,
