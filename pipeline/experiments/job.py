@@ -99,7 +99,7 @@ def run_job(
     once `late.log()` has returned. With `training.lr_range.enabled`, the run is a learning-rate
     range test instead (pipeline.experiments.range_test)."""
     if cfg.training.lr_range.enabled:
-        return run_range_job(cfg, out_dir, parent_run_id)
+        return run_range_job(cfg, out_dir, parent_run_id, {**placement_tags(), **job_source()})
     drawer = Drawer(pool)
     with tracked_run(
         cfg.tracking,
@@ -147,6 +147,7 @@ def run_job(
         **report,
         "cv": cv,
         "run_id": run_id,
+        "run_name": cfg.tracking.run_name,
         "epochs_run": result.epochs_run,
         "training_time_s": result.seconds,
     }

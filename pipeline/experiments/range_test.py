@@ -5,6 +5,7 @@ training and evaluating the network (pipeline.model.lr_range)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +48,19 @@ def describe_range(result: RangeTest) -> str:
     return f"lr_range: {span}; {found}{end}"
 
 
-def run_range_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) -> dict[str, Any]:
+def run_range_job(
+    cfg: Config, out_dir: Path, parent_run_id: str | None = None, tags: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Run the range test of `cfg` on its prepared training rows, write its table and picture
-    under `out_dir`, record them in one MLflow run; the report, with the run's id."""
+    under `out_dir`, record them in one MLflow run (with `tags` too); the report, with the
+    run's id and name."""
     started = time.perf_counter()
+    run_name = f"lr_range-{cfg.tracking.run_name}"
     with tracked_run(
         cfg.tracking,
         cfg.paths,
-        run_name=f"lr_range-{cfg.tracking.run_name}",
-        tags={"mode": "lr_range"},
+        run_name=run_name,
+        tags={"mode": "lr_range", **(tags or {})},
         parent_run_id=parent_run_id,
         unsent=out_dir / UNSENT_FILE,
     ) as recorder:
@@ -86,6 +91,7 @@ def run_range_job(cfg: Config, out_dir: Path, parent_run_id: str | None = None) 
         "lr_range": numbers,
         "cv": {},
         "run_id": run_id,
+        "run_name": run_name,
         "epochs_run": 0,
         "training_time_s": time.perf_counter() - started,
     }

@@ -101,7 +101,7 @@ def _job(dict_cfg: Any) -> float:
     if not in_sweep:  # where it went: the run, and the output folder
         from pipeline.tracking.store import run_location
 
-        print(run_location(cfg.tracking, cfg.paths, cfg.tracking.run_name, report["run_id"]))
+        print(run_location(cfg.tracking, cfg.paths, report["run_name"], report["run_id"]))
         print(f"outputs: {shown_path(out_dir)}", flush=True)
     return value
 
