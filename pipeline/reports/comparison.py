@@ -16,9 +16,9 @@ from pipeline.reports.parallel_coordinates import plot_parallel_coordinates
 from pipeline.reports.signal_depth import depth_profiles, plot_signal_through_depth
 from pipeline.reports.sweep_analysis import (
     analysis_text,
-    paired_verdict,
     plot_seed_bands,
     seed_bands,
+    terminal_verdict,
 )
 from pipeline.reports.terminal_table import fit_to_width, headline_columns, terminal_width
 from pipeline.tracking.queries import RunSummary, metric_history
@@ -285,8 +285,8 @@ def compare_runs(
         print(
             f"\nmean and spread over seeds:\n{fit_to_width(seeds, list(seeds.columns), width, stats)}", end=""
         )
-    verdict = paired_verdict(frame, metric)
+    verdict = terminal_verdict(frame, metric, width)
     if verdict:
-        print(f"seed by seed: {verdict}")
+        print(verdict)
     print(f"written to {out_dir}/ (every column in comparison.md and comparison.csv)")
     return frame

@@ -1,7 +1,7 @@
-"""What a sweep says beyond its table: whether the best variant's lead over the second is
-larger than the spread over seeds, which parameter mattered in a search, learning curves
-averaged over seeds (the swept parameters against the objective in one picture:
-pipeline.reports.parallel_coordinates).
+"""What a sweep says beyond its table: whether the best variant's lead over the second holds
+seed by seed (a paired t-test and its interval), which parameter mattered in a search,
+learning curves averaged over seeds (the swept parameters against the objective in one
+picture: pipeline.reports.parallel_coordinates).
 
 Every function takes the comparison's table (pipeline.reports.comparison): one row per run,
 the varying params as columns (strings, as MLflow keeps them), the metric, `run`.
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.reports.canvas import TITLE_Y, figure, finish, save, whole_epochs
+from pipeline.reports.paired_test import paired_test
 
 SEED = "training.seed"
 LOG_SCALE_PARAMS = ("learning_rate", "l1", "l2", "decay_rate", "min_delta")  # spans decades
@@ -69,10 +70,11 @@ def variant_name(row: pd.Series, keys: list[str]) -> str:
 
 def paired_verdict(frame: pd.DataFrame, metric: str) -> str | None:
     """For runs repeated over seeds: the best variant (lowest mean `metric`) against the
-    second, seed by seed, in one sentence: on how many shared seeds it is better, by how much
-    (mean +/- standard deviation of the paired differences), and whether that lead is larger
-    than its spread over seeds (mean difference above one standard deviation). None without
-    two variants sharing two seeds."""
+    second, seed by seed, in one sentence: on how many shared seeds it is lower, the mean
+    paired difference, its 95 % t interval and the paired t-test's p-value
+    (pipeline.reports.paired_test). `X beats Y` only when p < 0.05; otherwise `cannot tell X
+    from Y with N seeds` and about how many seeds would settle it; `tie` when they are equal
+    on every seed. None without two variants sharing two seeds."""
     keys = swept(frame)
     if SEED not in frame.columns or metric not in frame.columns or not keys:
         return None
@@ -88,14 +90,28 @@ def paired_verdict(frame: pd.DataFrame, metric: str) -> str | None:
     shared = best.notna() & second.notna()
     if shared.sum() < 2:
         return None
-    differences = (second - best)[shared]
-    wins, count = int((differences > 0).sum()), int(shared.sum())
-    lead, spread = float(differences.mean()), float(differences.std(ddof=1))
-    clear = "larger than" if lead > spread else "within"
+    test = paired_test(best[shared].to_numpy(float), second[shared].to_numpy(float))
+    if test is None:
+        return None
+    wins = int((second[shared] > best[shared]).sum())
+    if test.tie:
+        return f"{order[0]} and {order[1]} tie: the same {metric} on each of {test.n} seeds"
+    by = f"{test.mean:.3g} in {metric} (lower is better; {test.interval()})"
+    if test.leads:
+        return f"{order[0]} beats {order[1]} on {wins} of {test.n} seeds by {by}"
     return (
-        f"{order[0]} beats {order[1]} on {wins} of {count} seeds by {lead:.3g} +/- {spread:.3g} "
-        f"({metric}, lower is better): a lead {clear} its spread over seeds"
+        f"cannot tell {order[0]} from {order[1]} with {test.n} seeds: {order[0]} lower on {wins} "
+        f"of {test.n} by {by}; {test.settle()}"
     )
+
+
+def terminal_verdict(frame: pd.DataFrame, metric: str, width: int) -> str | None:
+    """`seed by seed: ` and the paired verdict, wrapped to `width` columns (two lines at 120
+    for the usual names); None when there is no verdict."""
+    import textwrap
+
+    verdict = paired_verdict(frame, metric)
+    return textwrap.fill(f"seed by seed: {verdict}", width, break_on_hyphens=False) if verdict else None
 
 
 def parameter_importance(frame: pd.DataFrame, metric: str) -> pd.DataFrame:

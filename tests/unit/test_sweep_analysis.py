@@ -1,6 +1,7 @@
 """The sweep's analysis (pipeline.reports.sweep_analysis) on made-up sweeps whose answer is
-known: a lead that holds on every seed and one that is noise, a search where only the
-learning rate matters, curves whose mean and spread over seeds are known."""
+known: a lead that holds on every seed, one a paired t-test cannot tell from noise, a tie,
+a search where only the learning rate matters, curves whose mean and spread over seeds are
+known."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pipeline.reports.sweep_analysis import (
     parameter_importance,
     seed_bands,
     seed_bands_figure,
+    terminal_verdict,
 )
 
 METRIC = "validation_mse_scaled"
@@ -35,20 +37,42 @@ def seeds_table(scores: dict[str, list[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_a_lead_on_every_seed_is_larger_than_its_spread() -> None:
+def test_a_lead_on_every_seed_is_tested_and_given_its_interval() -> None:
     frame = seeds_table({"sgd": [0.50, 0.52, 0.49], "adam": [0.45, 0.46, 0.45]})
     verdict = paired_verdict(frame, METRIC)
-    assert verdict is not None
-    assert verdict.startswith("adam beats sgd on 3 of 3 seeds by 0.05 +/- 0.01")
-    assert verdict.endswith("a lead larger than its spread over seeds")
+    assert verdict == (
+        "adam beats sgd on 3 of 3 seeds by 0.05 in validation_mse_scaled (lower is better; "
+        "95 % CI 0.0252 to 0.0748, paired t-test p = 0.013)"
+    )
 
 
-def test_a_lead_that_flips_between_seeds_is_within_the_spread() -> None:
+def test_a_lead_above_its_spread_on_three_seeds_cannot_be_told() -> None:
+    # the old rule of thumb (mean difference above its standard deviation) called this a lead
+    frame = seeds_table({"sgd": [0.4898, 0.4548, 0.4648], "adam": [0.45, 0.45, 0.45]})
+    verdict = paired_verdict(frame, METRIC)
+    assert verdict is not None and verdict.startswith(
+        "cannot tell adam from sgd with 3 seeds: adam lower on 3 of 3 by 0.0198 in validation_mse_scaled"
+    )
+    assert "95 % CI -0.025 to 0.0646, paired t-test p = 0.2)" in verdict
+    assert verdict.endswith("; about 6 seeds would settle it")
+    shown = terminal_verdict(frame, METRIC, 120)
+    assert shown is not None and shown.startswith("seed by seed: cannot tell adam from sgd")
+    assert len(shown.splitlines()) == 2 and all(len(line) <= 120 for line in shown.splitlines())
+
+
+def test_a_lead_that_flips_between_seeds_cannot_be_told() -> None:
     frame = seeds_table({"sgd": [0.50, 0.40, 0.55], "adam": [0.45, 0.47, 0.46]})
     verdict = paired_verdict(frame, METRIC)
-    assert verdict is not None and "on 2 of 3 seeds" in verdict
-    assert verdict.endswith("a lead within its spread over seeds")
+    assert verdict is not None
+    assert verdict.startswith("cannot tell adam from sgd with 3 seeds: adam lower on 2 of 3")
     assert paired_verdict(frame[frame["training.seed"] == "1"], METRIC) is None  # one seed: no verdict
+    assert terminal_verdict(frame[frame["training.seed"] == "1"], METRIC, 120) is None
+
+
+def test_variants_equal_on_every_seed_tie() -> None:
+    frame = seeds_table({"sgd": [0.5, 0.4], "adam": [0.5, 0.4]})
+    tie = "adam and sgd tie: the same validation_mse_scaled on each of 2 seeds"
+    assert paired_verdict(frame, METRIC) == tie
 
 
 def test_a_search_where_only_the_learning_rate_matters_says_so() -> None:
