@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean, pstdev
 
+from pipeline.reports.paired_test import seed_by_seed
+
 
 @dataclass(frozen=True)
 class LessonRun:
@@ -39,6 +41,7 @@ class Finding:
     passed: bool
     evidence: str  # what was measured, with its numbers
     rule: str  # the threshold that decides PASS
+    paired: str = ""  # where variants are compared over seeds: their paired t-test, beside the rule
 
 
 Check = Callable[[Sequence[LessonRun]], list[Finding]]
@@ -50,6 +53,11 @@ def by_param(runs: Sequence[LessonRun], key: str) -> dict[str, list[LessonRun]]:
     for run in runs:
         groups.setdefault(run.params.get(key, "?"), []).append(run)
     return groups
+
+
+def by_seed(runs: Sequence[LessonRun], value: Callable[[LessonRun], float]) -> dict[str, float]:
+    """`value` of each run, by its training.seed."""
+    return {r.params.get("training.seed", r.name): value(r) for r in runs}
 
 
 def mean_of(runs: Sequence[LessonRun], key: str) -> float:
@@ -96,6 +104,7 @@ def target_scaling(runs: Sequence[LessonRun]) -> list[Finding]:
 
 
 SEED_SPREAD_RATIO = 2.0
+VAL = "validation_mse_scaled"
 
 
 def initializers(runs: Sequence[LessonRun]) -> list[Finding]:
@@ -139,7 +148,9 @@ def initializers(runs: Sequence[LessonRun]) -> list[Finding]:
             f"mean validation MSE from {means[best]:.4f} ({best}) to {means[worst]:.4f} ({worst})"
         )
         ok = between <= SEED_SPREAD_RATIO * within
-        out.append(Finding(lesson, "the shallow net barely cares about its initializer", ok, text, rule))
+        val = [by_seed(groups[n], lambda r: r.metric(VAL)) for n in (best, worst)]
+        t = seed_by_seed(*val, f"validation MSE, {worst} - {best}")
+        out.append(Finding(lesson, "the shallow net barely cares about its initializer", ok, text, rule, t))
     return out
 
 
@@ -226,14 +237,16 @@ def early_stopping(runs: Sequence[LessonRun]) -> list[Finding]:
     ]
 
 
-def seed_means(runs: Sequence[LessonRun]) -> list[tuple[float, float, float]]:
-    """(param_count, mean train MSE, mean validation MSE) per network size, smallest first."""
+def by_size(runs: Sequence[LessonRun]) -> dict[float, list[LessonRun]]:
     groups: dict[float, list[LessonRun]] = {}
     for r in runs:
         groups.setdefault(r.metric("param_count"), []).append(r)
-    return sorted(
-        (n, mean_of(rs, "train_mse_scaled"), mean_of(rs, "validation_mse_scaled")) for n, rs in groups.items()
-    )
+    return groups
+
+
+def seed_means(runs: Sequence[LessonRun]) -> list[tuple[float, float, float]]:
+    """(param_count, mean train MSE, mean validation MSE) per network size, smallest first."""
+    return sorted((n, mean_of(rs, "train_mse_scaled"), mean_of(rs, VAL)) for n, rs in by_size(runs).items())
 
 
 OVERFIT_RATIO = 2.0
@@ -268,12 +281,20 @@ def capacity(lesson: str, what: str) -> Check:
         text = f"biggest: validation {val[-1]:.3f} against training {train[-1]:.3f} ({ratio:.1f}x)"
         out.append(Finding(lesson, "the biggest network overfits", ratio >= OVERFIT_RATIO, text, rule))
         best = val.index(min(val))
+        groups = by_size(runs)
+
+        def at(i: int) -> dict[str, float]:
+            return by_seed(groups.get(sizes[i][0], []), lambda r: r.metric(VAL))
+
+        pairs = [(n, i) for n, i in (("smallest", 0), ("biggest", len(sizes) - 1)) if i != best]
+        paired = "; ".join(seed_by_seed(at(best), at(i), f"validation MSE, {n} - best") for n, i in pairs)
         rule = "the lowest mean validation MSE is at a size strictly between the smallest and the biggest"
         text = (
             f"lowest validation MSE {val[best]:.3f} at {sizes[best][0]:.0f} params "
             f"(smallest {val[0]:.3f}, biggest {val[-1]:.3f})"
         )
-        out.append(Finding(lesson, f"more {what} helps, up to a point", 0 < best < len(val) - 1, text, rule))
+        helps = 0 < best < len(val) - 1
+        out.append(Finding(lesson, f"more {what} helps, up to a point", helps, text, rule, paired))
         return out
 
     return check

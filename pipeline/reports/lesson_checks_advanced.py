@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pipeline.reports.lesson_checks import Finding, LessonRun, by_param, mean_of, missing
+from pipeline.reports.lesson_checks import Finding, LessonRun, by_param, by_seed, mean_of, missing
+from pipeline.reports.paired_test import seed_by_seed
 
 L2_SHRINK = 0.9  # L2's mean kernel norm at most this share of the unpenalized one
 L1_SPARSER = 2.0  # L1's share of near-zero weights at least this many times the unpenalized one
@@ -16,6 +17,16 @@ def penalty_of(run: LessonRun) -> tuple[str, float]:
     """("none" | "l1" | "l2", strength) from the run's model.l1 / model.l2 metrics."""
     l1, l2 = run.metric("model.l1"), run.metric("model.l2")
     return ("l1", l1) if l1 > 0 else ("l2", l2) if l2 > 0 else ("none", 0.0)
+
+
+def mse_gap(run: LessonRun) -> float:
+    """Validation MSE minus training MSE."""
+    return run.metric("validation_mse_scaled") - run.metric("train_mse_scaled")
+
+
+def accuracy_gap(run: LessonRun) -> float:
+    """Training accuracy minus validation accuracy."""
+    return run.metric("train_accuracy") - run.metric("validation_accuracy")
 
 
 def regularization(runs: Sequence[LessonRun]) -> list[Finding]:
@@ -62,7 +73,7 @@ def regularization(runs: Sequence[LessonRun]) -> list[Finding]:
         )
     )
     gap0 = mean_of(base, "validation_mse_scaled") - mean_of(base, "train_mse_scaled")
-    parts, ok = [f"none: train {mean_of(base, 'train_mse_scaled'):.3f}, gap {gap0:.3f}"], True
+    parts, ok, tests = [f"none: train {mean_of(base, 'train_mse_scaled'):.3f}, gap {gap0:.3f}"], True, []
     for kind in ("l2", "l1"):
         strengths = [s for k, s in groups if k == kind]
         if not strengths:
@@ -73,13 +84,14 @@ def regularization(runs: Sequence[LessonRun]) -> list[Finding]:
         gap = mean_of(rs, "validation_mse_scaled") - train
         ok &= gap < gap0 and train > mean_of(base, "train_mse_scaled")
         parts.append(f"{kind.upper()} {max(strengths):g}: train {train:.3f}, gap {gap:.3f}")
+        name = f"gap, {kind.upper()} {max(strengths):g} - none"
+        tests.append(seed_by_seed(by_seed(base, mse_gap), by_seed(rs, mse_gap), name))
     rule = (
         "the strongest L2 and the strongest L1 each have a higher training MSE and a smaller "
         "validation-training gap than none (means over seeds)"
     )
-    out.append(
-        Finding(lesson, "penalties trade training error for a smaller gap", ok, "; ".join(parts), rule)
-    )
+    claim = "penalties trade training error for a smaller gap"
+    out.append(Finding(lesson, claim, ok, "; ".join(parts), rule, "; ".join(tests)))
     return out
 
 
@@ -141,7 +153,9 @@ def penalized_classifier(runs: Sequence[LessonRun]) -> list[Finding]:
         for s, rs in sorted(groups.items())
     )
     narrower = all(gap(rs) < gap(groups[0.0]) for s, rs in groups.items() if s > 0)
-    return [Finding(lesson, "L2 narrows the train-validation gap", narrower, text, rule)]
+    gaps = {s: by_seed(rs, accuracy_gap) for s, rs in groups.items()}
+    tests = "; ".join(seed_by_seed(gaps[0.0], gaps[s], f"gap, L2 {s:g} - none") for s in sorted(gaps)[1:])
+    return [Finding(lesson, "L2 narrows the train-validation gap", narrower, text, rule, tests)]
 
 
 KEPT = 0.1  # last/first hidden layer's activation std at initialization: "kept" above this

@@ -1,5 +1,6 @@
 """`reports/lessons.md`: per lesson, each finding with its numbers, PASS or FAIL, its rule,
-and links to the lesson's pictures."""
+where it compares variants over seeds their paired t-test (p-value and 95 % interval), and
+links to the lesson's pictures."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def lessons_markdown(outcomes: Sequence[LessonOutcome], command: str, seconds: f
         lines.append("")
         for f in o.findings:
             lines += [f"- **{verdict(f.passed)}** {f.claim}: {f.evidence}.", f"  Rule: {f.rule}."]
+            if f.paired:  # shown beside the rule: two or three seeds cannot carry the test
+                lines.append(f"  Seed by seed (paired t-test, beside the rule, not deciding it): {f.paired}.")
         if o.pictures:
             lines += ["", " ".join(f"[{p.rsplit('/', 1)[-1]}]({p})" for p in o.pictures)]
     return "\n".join(lines) + "\n"

@@ -255,3 +255,32 @@ def test_every_l2_strength_must_narrow_the_gap() -> None:
 def test_rank_correlation() -> None:
     assert basic.rank_correlation([0, 1, 2, 3, 4], [0.54, 0.156, 0.152, 0.132, 0.134]) == pytest.approx(-0.9)
     assert basic.rank_correlation([0, 1, 2], [3.0, 2.0, 1.0]) == -1.0
+
+
+def test_a_lesson_comparing_variants_over_seeds_shows_the_paired_test_beside_its_rule() -> None:
+    def clf(l2: float, seed: int, gap: float) -> LessonRun:
+        metrics = {"train_accuracy": 1.0, "validation_accuracy": 1 - gap}
+        return run({"model.l2": l2, "training.seed": seed}, metrics)
+
+    none = [clf(0.0, s, g) for s, g in ((1, 0.10), (2, 0.09), (3, 0.11))]
+    narrower = none + [clf(0.01, s, g) for s, g in ((1, 0.07), (2, 0.065), (3, 0.08))]  # on every seed
+    (clear,) = advanced.penalized_classifier(narrower)
+    assert clear.passed and clear.paired == (  # differences -0.03, -0.025, -0.03: t = -17 on 2 df
+        "gap, L2 0.01 - none: -0.0283 over 3 seeds "
+        "(95 % CI -0.0355 to -0.0212, paired t-test p = 0.0034), leads"
+    )
+    flips = none + [clf(0.01, s, g) for s, g in ((1, 0.05), (2, 0.12), (3, 0.10))]  # smaller on average only
+    (muddled,) = advanced.penalized_classifier(flips)
+    assert muddled.passed  # the rule (a smaller mean gap) keeps its threshold
+    assert "cannot tell with 3 seeds" in muddled.paired and "seeds would" in muddled.paired
+
+    outcome = LessonOutcome("penalized_classifier", "", [muddled], 5.0, None, [])
+    text = lessons_markdown([outcome], "python -m pipeline.lessons", 5.0)
+    assert "  Seed by seed (paired t-test, beside the rule, not deciding it): gap, L2 0.01 - none: " in text
+
+    init = basic.initializers(init_runs())[1]
+    assert init.paired.startswith("validation MSE, he_normal - glorot_uniform: +0.001 over 2 seeds")
+    check = basic.capacity("capacity_width", "width")
+    widths = check(capacity_runs([0.5, 0.3, 0.1, 0.05], [0.6, 0.4, 0.45, 0.5]))
+    assert widths[2].paired.startswith("validation MSE, smallest - best: +0.2 over 2 seeds")
+    assert "; validation MSE, biggest - best: +0.1 over 2 seeds" in widths[2].paired
