@@ -34,10 +34,10 @@ run: install  ## install, then run the whole DVC pipeline on the default data
 	dvc repro
 
 test: install-ray  ## install (Ray extra included), then run the tests (the slow ones excluded)
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" --durations=25
 
 test-slow: install-ray  ## only the slow tests (Ray cluster, tracking server, DVC queue, resume, big presets)
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m slow --durations=25
 
 test-all: install-ray  ## every test, the slow ones included
 	$(PY) -m pytest
