@@ -155,7 +155,24 @@ def penalized_classifier(runs: Sequence[LessonRun]) -> list[Finding]:
     narrower = all(gap(rs) < gap(groups[0.0]) for s, rs in groups.items() if s > 0)
     gaps = {s: by_seed(rs, accuracy_gap) for s, rs in groups.items()}
     tests = "; ".join(seed_by_seed(gaps[0.0], gaps[s], f"gap, L2 {s:g} - none") for s in sorted(gaps)[1:])
-    return [Finding(lesson, "L2 narrows the train-validation gap", narrower, text, rule, tests)]
+    return [
+        Finding(lesson, "L2 narrows the train-validation gap", narrower, text, rule, tests),
+        lower_validation_loss(groups),
+    ]
+
+
+def lower_validation_loss(groups: dict[float, list[LessonRun]]) -> Finding:
+    """The unpenalized classifier is overconfident where it is wrong: every L2 strength's mean
+    validation log loss is below the unpenalized one's (groups by model.l2, 0.0 among them)."""
+    key = "validation_log_loss"
+    rule = "every L2 strength's mean validation log loss is below the unpenalized one's"
+    loss = {s: mean_of(rs, key) for s, rs in groups.items()}
+    text = "; ".join(f"L2 {s:g}: validation log loss {v:.3f}" for s, v in sorted(loss.items()))
+    lower = all(v < loss[0.0] for s, v in loss.items() if s > 0)
+    losses = {s: by_seed(rs, lambda r: r.metric(key)) for s, rs in groups.items()}
+    names = {s: f"validation log loss, L2 {s:g} - none" for s in losses}
+    tests = "; ".join(seed_by_seed(losses[0.0], losses[s], names[s]) for s in sorted(losses)[1:])
+    return Finding("penalized_classifier", "L2 lowers the validation loss", lower, text, rule, tests)
 
 
 KEPT = 0.1  # last/first hidden layer's activation std at initialization: "kept" above this

@@ -200,11 +200,17 @@ def test_classifier_lessons() -> None:
     assert verdicts(advanced.digits([good, poor])) == [False]
     assert verdicts(advanced.digits([capped])) == [False]
 
-    def clf(l2: float, train: float, val: float) -> LessonRun:
-        return run({"model.l2": l2}, {"train_accuracy": train, "validation_accuracy": val})
+    def clf(l2: float, train: float, val: float, loss: float) -> LessonRun:
+        metrics = {"train_accuracy": train, "validation_accuracy": val, "validation_log_loss": loss}
+        return run({"model.l2": l2}, metrics)
 
-    assert verdicts(advanced.penalized_classifier([clf(0.0, 1.0, 0.90), clf(0.01, 0.95, 0.92)])) == [True]
-    assert verdicts(advanced.penalized_classifier([clf(0.0, 0.95, 0.92), clf(0.01, 1.0, 0.90)])) == [False]
+    penalty_helps = [clf(0.0, 1.0, 0.90, 0.6), clf(0.01, 0.95, 0.92, 0.25)]
+    assert verdicts(advanced.penalized_classifier(penalty_helps)) == [True, True]
+    penalty_costs = [clf(0.0, 0.95, 0.92, 0.25), clf(0.01, 1.0, 0.90, 0.6)]
+    assert verdicts(advanced.penalized_classifier(penalty_costs)) == [False, False]
+    # a narrower gap alone is not the lesson: the penalized net must be less overconfident too
+    narrower_only = [clf(0.0, 1.0, 0.90, 0.25), clf(0.01, 0.95, 0.92, 0.6)]
+    assert verdicts(advanced.penalized_classifier(narrower_only)) == [True, False]
 
 
 def signal_run(initializer: str, activation: str, ratio: float) -> LessonRun:
@@ -248,8 +254,8 @@ def test_every_l2_strength_must_narrow_the_gap() -> None:
 
     # the measured case: 0.001 narrows the gap, 0.01 widens it
     runs = [clf(0.0, 0.945, 0.925), clf(0.001, 0.934, 0.933), clf(0.01, 0.939, 0.897)]
-    assert verdicts(advanced.penalized_classifier(runs)) == [False]
-    assert verdicts(advanced.penalized_classifier(runs[:2])) == [True]
+    assert verdicts(advanced.penalized_classifier(runs))[0] is False
+    assert verdicts(advanced.penalized_classifier(runs[:2]))[0] is True
 
 
 def test_rank_correlation() -> None:
@@ -264,13 +270,13 @@ def test_a_lesson_comparing_variants_over_seeds_shows_the_paired_test_beside_its
 
     none = [clf(0.0, s, g) for s, g in ((1, 0.10), (2, 0.09), (3, 0.11))]
     narrower = none + [clf(0.01, s, g) for s, g in ((1, 0.07), (2, 0.065), (3, 0.08))]  # on every seed
-    (clear,) = advanced.penalized_classifier(narrower)
+    clear, _ = advanced.penalized_classifier(narrower)
     assert clear.passed and clear.paired == (  # differences -0.03, -0.025, -0.03: t = -17 on 2 df
         "gap, L2 0.01 - none: -0.0283 over 3 seeds "
         "(95 % CI -0.0355 to -0.0212, paired t-test p = 0.0034), leads"
     )
     flips = none + [clf(0.01, s, g) for s, g in ((1, 0.05), (2, 0.12), (3, 0.10))]  # smaller on average only
-    (muddled,) = advanced.penalized_classifier(flips)
+    muddled, _ = advanced.penalized_classifier(flips)
     assert muddled.passed  # the rule (a smaller mean gap) keeps its threshold
     assert "cannot tell with 3 seeds" in muddled.paired and "seeds would" in muddled.paired
 
