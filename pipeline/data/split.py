@@ -7,7 +7,7 @@ training; here the statistics come from the training rows only.
 
 from __future__ import annotations
 
-import warnings
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +116,13 @@ def fit_scaler(train: pd.DataFrame, schema: dict[str, Any]) -> dict[str, Any]:
     features = list(inputs.columns)
     stats = fit_standardizer(inputs.to_numpy())
     constant = [f for f in features if inputs[f].nunique(dropna=False) <= 1]
-    if constant:
-        warnings.warn(f"constant feature column(s) {constant} are kept unscaled", stacklevel=2)
+    told = set(schema.get("constant_columns") or [])  # normalize has said so of these
+    if [c for c in constant if c not in told]:
+        print(
+            f"warning: constant feature column(s) {[c for c in constant if c not in told]} "
+            "in the training rows are kept unscaled",
+            file=sys.stderr,
+        )
     # One-hot columns stay 0/1: standardized, a rare category becomes a huge input
     # (California's ISLAND: 64) that blows up SGD whenever its row is in a batch.
     one_hot = set(encoded_names([], schema.get("categorical", {})))
