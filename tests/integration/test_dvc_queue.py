@@ -235,8 +235,9 @@ def test_queued_experiments_run_in_parallel_and_track_into_the_projects_store(tm
         optimizer = run.data.params["optimizer.name"]
         assert run.info.status == "FINISHED", (optimizer, run.info.status, run.data.tags)
         assert run.data.params["training.epochs"] == str(EPOCHS)
-        # the numbers DVC shows are the numbers MLflow recorded
-        assert math.isclose(run.data.metrics["test_mse_scaled"], dvc_mse[optimizer], rel_tol=1e-6), (
+        # the numbers DVC shows are the numbers MLflow recorded, to the 6 significant digits
+        # metrics.json keeps (README "Same inputs, same outputs")
+        assert math.isclose(run.data.metrics["test_mse_scaled"], dvc_mse[optimizer], rel_tol=5e-6), (
             optimizer,
             run.data.metrics["test_mse_scaled"],
             dvc_mse[optimizer],
