@@ -61,9 +61,7 @@ LESSONS = (
     ),
     Lesson("random_search", (), advanced.search, data_file="housing.csv"),
     Lesson("digits_mlp", (), advanced.digits),
-    Lesson(
-        "penalized_classifier", ("training.seed=1,2", "training.epochs=20"), advanced.penalized_classifier
-    ),
+    Lesson("penalized_classifier", ("training.seed=1,2",), advanced.penalized_classifier),
     Lesson("signal_propagation", ("training.epochs=1",), advanced.signal_propagation, SIGNAL_CURVES),
 )
 

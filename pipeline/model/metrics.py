@@ -15,6 +15,7 @@ from pipeline.data.features import standardize, unstandardize
 from pipeline.data.prepared import Prepared, design_matrix, target_values
 from pipeline.model.class_metrics import class_predictions, classification_metrics, prediction_frame
 from pipeline.model.engine import predict
+from pipeline.model.losses import TASKS, metric_names
 
 UNITS = ("scaled", "original")
 SHOWN_PARTS = ("validation", "test")  # the partitions of the `dvc plots` data and the pictures
@@ -78,8 +79,27 @@ def evaluate_parts(
     return metrics, shown
 
 
+FINAL_SUFFIX = "_final"  # a final metric named like a per-epoch series gets this
+
+
+def epoch_series_names() -> frozenset[str]:
+    """The names of the per-epoch series a run records (steps 0..epochs) beside
+    `learning_rate` and the `diag/` ones: `train_loss`, `val_loss`, `train_<m>`, `val_<m>` for
+    every task's `metric_names` (pipeline.model.losses)."""
+    names = {"train_loss", "val_loss"}
+    for task in TASKS:
+        names |= {f"{side}_{m}" for m in metric_names(task) for side in ("train", "val")}
+    return frozenset(names)
+
+
 def flat_metrics(metrics: Metrics) -> dict[str, float]:
-    """MLflow names: `test_mse_scaled`, `test_mae_original`, ...; `test_accuracy`, ..."""
+    """The final model's metrics by their MLflow names: `test_mse_scaled`,
+    `test_mae_original`, ...; `test_accuracy`, `validation_log_loss`, ... A name that a
+    per-epoch series has (`epoch_series_names`) ends in FINAL_SUFFIX instead: the training
+    rows' accuracy is `train_accuracy_final`, while `train_accuracy` is the series of each
+    epoch's running accuracy. Logged at step 0 under the series' own name, the final value
+    would be hidden behind the last epoch's (MLflow's latest value is the highest step's)."""
+    series = epoch_series_names()
     flat: dict[str, float] = {}
     for part, values in metrics.items():
         for key, value in values.items():
@@ -87,7 +107,7 @@ def flat_metrics(metrics: Metrics) -> dict[str, float]:
                 flat |= {f"{part}_{name}_{key}": v for name, v in value.items()}
             else:
                 flat[f"{part}_{key}"] = value
-    return flat
+    return {name + FINAL_SUFFIX if name in series else name: v for name, v in flat.items()}
 
 
 def report_metrics(report: dict[str, Any]) -> Metrics:

@@ -25,8 +25,8 @@ def mse_gap(run: LessonRun) -> float:
 
 
 def accuracy_gap(run: LessonRun) -> float:
-    """Training accuracy minus validation accuracy."""
-    return run.metric("train_accuracy") - run.metric("validation_accuracy")
+    """The final model's training accuracy minus its validation accuracy."""
+    return run.metric("train_accuracy_final") - run.metric("validation_accuracy")
 
 
 def regularization(runs: Sequence[LessonRun]) -> list[Finding]:
@@ -141,18 +141,20 @@ def digits(runs: Sequence[LessonRun]) -> list[Finding]:
 def penalized_classifier(runs: Sequence[LessonRun]) -> list[Finding]:
     lesson = "penalized_classifier"
     groups = {float(k): v for k, v in by_param(runs, "model.l2").items()}
-    rule = "every L2 strength's mean train-validation accuracy gap is smaller than the unpenalized one's"
+    # The course's strengths (0.001, 0.01): on 100 noisy points the weak one ties the unpenalized
+    # net's gap (seeds 1, 2: p = 0.87); the strong one closes it. Its loss falls at every strength.
+    rule = "the strongest L2's mean train-validation accuracy gap is smaller than the unpenalized one's"
     if 0.0 not in groups or len(groups) < 2:
         return [missing(lesson, "L2 narrows the gap", "unpenalized and penalized runs", rule)]
 
     def gap(rs: list[LessonRun]) -> float:
-        return mean_of(rs, "train_accuracy") - mean_of(rs, "validation_accuracy")
+        return mean_of(rs, "train_accuracy_final") - mean_of(rs, "validation_accuracy")
 
     text = "; ".join(
         f"L2 {s:g}: validation accuracy {mean_of(rs, 'validation_accuracy'):.3f}, gap {gap(rs):+.3f}"
         for s, rs in sorted(groups.items())
     )
-    narrower = all(gap(rs) < gap(groups[0.0]) for s, rs in groups.items() if s > 0)
+    narrower = gap(groups[max(groups)]) < gap(groups[0.0])
     gaps = {s: by_seed(rs, accuracy_gap) for s, rs in groups.items()}
     tests = "; ".join(seed_by_seed(gaps[0.0], gaps[s], f"gap, L2 {s:g} - none") for s in sorted(gaps)[1:])
     return [

@@ -8,6 +8,7 @@ sweep and logged on the parent. Command-line sweep overrides take precedence ove
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -325,6 +326,20 @@ def check_penalized_classifier(sweep: Sweep, rows: list[dict[str, str]], runs: l
     if all(norm in r.data.metrics for r in runs):
         assert runs_by[0.01].data.metrics[norm] < runs_by[0.0].data.metrics[norm]
     assert all(r["validation_accuracy"] for r in rows), rows
+    # the lesson's gap reads the final model's training accuracy, recorded apart from the
+    # series of each epoch's running accuracy (steps 0..2, each once)
+    client = sweep.client()
+    for run in runs:
+        folder = sweep.store / "downloads" / run.info.run_id
+        folder.mkdir(parents=True)
+        report = json.loads(
+            Path(client.download_artifacts(run.info.run_id, "reports/metrics.json", str(folder))).read_text()
+        )
+        assert run.data.metrics["train_accuracy_final"] == pytest.approx(
+            report["train"]["accuracy"], rel=1e-5
+        )
+        series = client.get_metric_history(run.info.run_id, "train_accuracy")
+        assert sorted(m.step for m in series) == [0, 1, 2], [(m.step, m.value) for m in series]
 
 
 def start_value(sweep: Sweep, run: Any, key: str) -> float:
@@ -386,7 +401,15 @@ PRESETS: dict[str, Preset] = {
     ),
     "digits_mlp": Preset(("training.seed=1,2",), 2, check_digits_mlp),
     "penalized_classifier": Preset(
-        ("training.epochs=2", "model.l2=0.0,0.01", "training.seed=1", "training.diagnostics=true"),
+        # 100 training rows as in the lesson, 200 validation rows instead of 2,000, 2 epochs
+        (
+            "training.epochs=2",
+            "dataset.synthetic.n_samples=400",
+            "split.validation=200",
+            "model.l2=0.0,0.01",
+            "training.seed=1",
+            "training.diagnostics=true",
+        ),
         2,
         check_penalized_classifier,
     ),

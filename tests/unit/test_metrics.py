@@ -1,4 +1,5 @@
-"""Regression metrics and their MLflow names."""
+"""Regression metrics and their MLflow names: the final model's never share a name with a
+per-epoch series."""
 
 from __future__ import annotations
 
@@ -7,8 +8,21 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
-from pipeline.model.metrics import flat_metrics, part_metrics, plot_frame, regression_metrics
+from pipeline.core.config import ModelConfig, OptimizerConfig, PathsConfig, TrackingConfig, TrainingConfig
+from pipeline.data.outputs import probabilities
+from pipeline.model.class_metrics import classification_metrics
+from pipeline.model.engine import predict
+from pipeline.model.metrics import (
+    epoch_series_names,
+    flat_metrics,
+    part_metrics,
+    plot_frame,
+    regression_metrics,
+)
+from pipeline.model.training import fit
+from pipeline.tracking.recorder import tracked_run
 
 
 @pytest.mark.parametrize("y", [[1.0, 2.0, 3.0], [-5.0, 0.0, 12.5, 3.0], list(range(100))])
@@ -87,3 +101,57 @@ def test_plot_frame_has_validation_and_test_only() -> None:
     frame = plot_frame(parts)
     assert list(frame.columns) == ["actual", "predicted", "split"]
     assert frame["split"].tolist() == ["validation", "validation", "test", "test"]
+
+
+def test_no_final_name_is_a_per_epoch_series_name() -> None:
+    parts = ("train", "validation", "test")
+    scores = {"accuracy": 0.75, "log_loss": 0.5, "f1_macro": 0.7, "roc_auc": 0.8}
+    classifier = flat_metrics({part: scores for part in parts})
+    values = np.array([1.0, 2.0, 3.0])
+    regression = flat_metrics(
+        {part: part_metrics(values, values + 1, {"mean": [0.0], "std": [1.0]}) for part in parts}
+    )
+    assert not set(classifier) & epoch_series_names()
+    assert not set(regression) & epoch_series_names()
+    # the one name the final model shared with a series: the training rows' accuracy
+    assert classifier["train_accuracy_final"] == 0.75 and "train_accuracy" not in classifier
+    assert {"validation_accuracy", "test_accuracy", "train_log_loss"} <= set(classifier)
+
+
+def noisy_points(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two inputs, a class that the first one decides up to heavy label noise."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 2)).astype("float32")
+    return x, (x[:, 0] + rng.normal(scale=0.8, size=rows) > 0).astype("float32")
+
+
+def test_a_recorded_classifier_reads_back_its_final_train_accuracy(store: str, tmp_path) -> None:
+    """A run records each epoch's series (steps 0..epochs) and then the final model's
+    metrics (step 0), as training and evaluation do; read back, `train_accuracy_final` is
+    the final model's accuracy on its training rows, not the last epoch's running one."""
+    train, validation = noisy_points(200, 0), noisy_points(200, 1)
+    training = TrainingConfig(epochs=3, batch_size=20, progress=False)  # type: ignore[call-arg]
+    adam = OptimizerConfig(name="adam", learning_rate=0.05)  # type: ignore[call-arg]
+    result = fit(ModelConfig(hidden_units=[8]), adam, training, train, validation, task="binary", classes=2)
+    final = {
+        part: classification_metrics(
+            y.astype("int64"), probabilities("binary", predict(result.model, x)), ["a", "b"]
+        )
+        for part, (x, y) in {"train": train, "validation": validation}.items()
+    }
+    series = {key for row in result.history for key in row} - {"epoch"}
+    assert "train_accuracy" in series and not series & set(flat_metrics(final))
+    running = result.history[-1]["train_accuracy"]
+    assert running != pytest.approx(final["train"]["accuracy"])  # the two differ here
+
+    paths = PathsConfig(**{name: str(tmp_path / name) for name in PathsConfig.model_fields})
+    with tracked_run(TrackingConfig(experiment="unit", run_name="run"), paths) as recorder:
+        assert recorder is not None
+        for row in result.history:
+            recorder.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+        recorder.log_metrics(flat_metrics(final))
+        run_id = recorder.run_id
+    recorded = MlflowClient(store).get_run(run_id).data.metrics
+    assert recorded["train_accuracy_final"] == pytest.approx(final["train"]["accuracy"])
+    assert recorded["validation_accuracy"] == pytest.approx(final["validation"]["accuracy"])
+    assert recorded["train_accuracy"] == pytest.approx(running)
