@@ -1,9 +1,10 @@
-"""One Hydra job: prepared data, optional cross-validation, train, evaluate, one MLflow run."""
+"""One job: prepared data, optional cross-validation, train, evaluate, one MLflow run.
+
+`LatePictures` lives in pipeline.experiments.sweep_state (imported here for older callers)."""
 
 from __future__ import annotations
 
 import math
-import shlex
 import socket
 import sys
 from concurrent.futures import Executor
@@ -23,14 +24,14 @@ from pipeline.data.cache import ensure_prepared
 from pipeline.data.prepared import load_prepared
 from pipeline.experiments.crossval import cross_validate
 from pipeline.experiments.range_test import run_range_job
+from pipeline.experiments.sweep_state import LatePictures
 from pipeline.model.training import describe
 from pipeline.reports.figures import Drawer
-from pipeline.stages.evaluate import evaluate_and_record
-from pipeline.stages.train import train_and_record
+from pipeline.steps.evaluate import evaluate_and_record
+from pipeline.steps.train import train_and_record
 from pipeline.tracking.owner import source_tags
 from pipeline.tracking.recorder import tracked_run
 from pipeline.tracking.records import recorded_params
-from pipeline.tracking.store import mlflow_client
 
 
 def placement_tags() -> dict[str, str]:
@@ -42,53 +43,13 @@ def placement_tags() -> dict[str, str]:
     return tags
 
 
-def job_source() -> dict[str, str]:
-    """A sweep job's Source tags: the command that runs this job alone, with its own overrides
-    (the process is the sweep's, or a launcher's worker); none outside a sweep, where the
-    run takes its process's command line."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
-        return {}
-    overrides = list(HydraConfig.get().overrides.task)
-    return source_tags(shlex.join(["python", "-m", "pipeline.run", *overrides]))
-
-
-class LatePictures:
-    """A sweep's per-run pictures still being drawn in the picture pool when their runs
-    ended: `log()` waits for them and adds each to its run's `figures/` (at the sweep's end),
-    so that drawing never holds up the next job."""
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[str, str, Drawer]] = []
-
-    def add(self, uri: str, run_id: str, drawer: Drawer) -> None:
-        self.runs.append((uri, run_id, drawer))
-
-    def log(self, drawn_only: bool = False) -> int:
-        """Wait for every picture (with `drawn_only`, take those already drawn) and log it
-        into its run; the number logged. A picture the store does not take is a warning,
-        never a failure of the sweep."""
-        logged = 0
-        runs, self.runs = self.runs, []
-        for uri, run_id, drawer in runs:
-            client = mlflow_client(uri)
-            for picture in drawer.drawn() if drawn_only else drawer.wait():
-                try:
-                    client.log_artifact(run_id, str(picture), "figures")
-                    logged += 1
-                except Exception as err:  # noqa: BLE001 - the run's record stands without it
-                    print(f"warning: picture {picture} not added to run {run_id}: {err}", file=sys.stderr)
-        return logged
-
-
 def run_job(
     cfg: Config,
     out_dir: Path,
     parent_run_id: str | None = None,
     pool: Executor | None = None,
     late: LatePictures | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
     """Prepare data if needed, cross-validate if asked, train, evaluate: one MLflow run whose
     record is complete when this returns, in the store or, if the tracking server stopped
@@ -97,15 +58,17 @@ def run_job(
     returns the metrics report with the run's id. With `late` (a sweep's jobs), the run's
     pictures are handed to it instead of waited for: they are in `out_dir` and in the run
     once `late.log()` has returned. With `training.lr_range.enabled`, the run is a learning-rate
-    range test instead (pipeline.experiments.range_test)."""
+    range test instead (pipeline.experiments.range_test). `source` is the command the run's
+    Source names (a sweep's job: the command that runs it alone); None: this process's."""
+    tags = {**placement_tags(), **(source_tags(source) if source else {})}
     if cfg.training.lr_range.enabled:
-        return run_range_job(cfg, out_dir, parent_run_id, {**placement_tags(), **job_source()})
+        return run_range_job(cfg, out_dir, parent_run_id, tags)
     drawer = Drawer(pool)
     with tracked_run(
         cfg.tracking,
         cfg.paths,
         run_name=cfg.tracking.run_name,
-        tags={**placement_tags(), **job_source()},
+        tags=tags,
         parent_run_id=parent_run_id,
         unsent=out_dir / UNSENT_FILE,
     ) as recorder:

@@ -4,19 +4,18 @@ Configured in conf/config.yaml (`hydra.callbacks.sweep`). At the start it create
 store, the experiment and the parent run once, before parallel jobs could race on them,
 and prepares the data the sweep's base configuration needs, once. Hydra ships this
 callback to every job (the Ray launcher pickles it to other machines), so `on_job_start`
-hands the parent's id to the job wherever it runs, and `on_job_end` records a job that
-failed before it could start its own run as a FAILED child. At the end it compares the
-children read back from MLflow (a job on another machine leaves nothing on this disk),
-logs the report on the parent, closes it with the true status, and exits non-zero when
-a job failed.
+hands the parent's id, the job count and the store's settings to the job's process
+(its SweepState, pipeline.experiments.sweep_state) wherever it runs, and `on_job_end`
+records a job that failed before it could start its own run as a FAILED child. At the end
+it compares the children read back from MLflow (a job on another machine leaves nothing
+on this disk), logs the report on the parent, closes it with the true status, and exits
+non-zero when a job failed. The begin and the end are pipeline.experiments.sweep_run's,
+which `pipeline.api.sweep` runs too.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,49 +26,16 @@ from pydantic import ValidationError
 from pipeline.core.config import PathsConfig, TrackingConfig, validate_config
 from pipeline.core.credentials import credentials_error
 from pipeline.core.errors import PipelineError
-from pipeline.core.files import COMPARISON_DIR, JOB_FILE, UNSENT_FILE
-from pipeline.core.io import read_json, write_json
 from pipeline.core.quiet import quiet_optuna
 from pipeline.data.cache import ensure_prepared
-from pipeline.experiments.run import JOBS_ENV, ON_INTERRUPT, PARENT_ENV, log_late_pictures
-from pipeline.reports.comparison import compare_runs
-from pipeline.tracking.queries import (
-    RunSummary,
-    end_as_failed,
-    record_failed_job,
-    resume_run,
-    start_sweep_run,
-    sweep_children,
+from pipeline.experiments.sweep_run import (
+    begin_sweep,
+    end_sweep,
+    record_early_failure,
+    report_failed,
+    sweep_metric,
 )
-from pipeline.tracking.recorder import RUN_STATUS_TAG
-from pipeline.tracking.spool import UPLOAD_COMMAND
-
-FAILED_STATUSES = ("failed", "killed")
-UNFINISHED = "the job's process ended without ending its run"
-
-
-def job_records(sweep_dir: Path) -> list[dict[str, Any]]:
-    """The `job.json` each job of the sweep wrote, in job order."""
-    paths = sorted(sweep_dir.glob(f"*/{JOB_FILE}"), key=lambda p: (len(p.parent.name), p.parent.name))
-    return [{"job": p.parent.name, **json.loads(p.read_text(encoding="utf-8"))} for p in paths]
-
-
-def failed_children(runs: list[RunSummary], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Failed jobs: their `job.json` here, or only their MLflow run when they ran elsewhere."""
-    failed = [r for r in records if r.get("status") == "failed"]
-    known = {r.get("run_id") for r in failed}
-    for run in runs:
-        if run.tags.get(RUN_STATUS_TAG) in FAILED_STATUSES and run.run_id not in known:
-            failed.append(
-                {"job": run.name, "run_id": run.run_id, "error": run.tags.get("error"), "overrides": []}
-            )
-    return failed
-
-
-def end_unfinished(tracking: TrackingConfig, paths: PathsConfig, runs: list[RunSummary]) -> list[RunSummary]:
-    """Children still RUNNING once every job is done (their process died before it ended
-    them) are marked FAILED, with the reason, and returned as such."""
-    return [end_as_failed(tracking, paths, r, UNFINISHED) if r.status == "RUNNING" else r for r in runs]
+from pipeline.experiments.sweep_state import process_state
 
 
 def remote_tracking_error(launcher_target: str, tracking: TrackingConfig) -> str | None:
@@ -121,36 +87,6 @@ def sweep_size(config: DictConfig) -> int | None:
     return total
 
 
-def override_params(overrides: list[str]) -> dict[str, str]:
-    """`key=value` overrides as params (a leading + or ~ dropped)."""
-    pairs = (o.lstrip("+~").split("=", 1) for o in overrides if "=" in o)
-    return {key: value for key, value in pairs}
-
-
-def report_failed(failed: list[dict[str, Any]], jobs: int) -> None:
-    """A line per failed job (its overrides and error), then how many failed."""
-    for record in failed:
-        overrides = " ".join(record.get("overrides", []))
-        print(f"failed job {record['job']} ({overrides}): {record.get('error')}", file=sys.stderr)
-    if failed:
-        print(f"sweep: {len(failed)} of {jobs} job(s) failed", file=sys.stderr)
-
-
-def unreachable_at_end(uri: str | None, err: Exception, sweep_dir: Path) -> str:
-    """The sweep's last line when its store is gone at the end: which store, why, where the
-    jobs' outputs are, and the command that sends the records its jobs kept."""
-    reason = " ".join(str(err).split())[:300]
-    store = f"tracking server {uri}" if uri else "the local MLflow store"
-    line = (
-        f"the sweep could not reach {store} at its end ({type(err).__name__}: {reason}); "
-        f"each job's outputs are in {sweep_dir}/<job>/"
-    )
-    kept = len(list(sweep_dir.rglob(UNSENT_FILE)))
-    if kept:
-        line += f"; {kept} job(s) kept their record: send them once it is back: {UPLOAD_COMMAND} {sweep_dir}"
-    return line
-
-
 def refuse_credentials(config: DictConfig) -> None:
     """One line and exit 2 when the composed `tracking.uri` (from conf/, a preset or the
     command line) holds credentials: called before Hydra writes its output folder."""
@@ -162,10 +98,14 @@ def refuse_credentials(config: DictConfig) -> None:
 
 
 class SweepCallback(Callback):
+    """The CLI's sweep: this process's SweepState (pipeline.experiments.sweep_state) begun and
+    ended with the functions `pipeline.api.sweep` uses (pipeline.experiments.sweep_run). The
+    parent's id and the job count are plain attributes, so they reach launchers' workers
+    with the pickled callback."""
+
     def __init__(self) -> None:
         self.settings: tuple[TrackingConfig, PathsConfig, str] | None = None
         self.parent_id: str | None = None
-        self.parent_name = ""
         self.jobs: int | None = None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -186,115 +126,41 @@ class SweepCallback(Callback):
         if remote_error:
             print(f"error: conf/ (Hydra): {remote_error}", file=sys.stderr)
             raise SystemExit(2)
-        cv = OmegaConf.select(config, "training.cv_folds", default=0) or 0
-        metric = "cv_val_mse_mean" if cv >= 2 else "validation_mse_scaled"
-        self.settings = (tracking, paths, metric)
+        metric = sweep_metric(OmegaConf.select(config, "training.cv_folds", default=0))
         if "optuna" in str(OmegaConf.select(config, "hydra.sweeper._target_", default="")).lower():
             quiet_optuna()  # before the sweeper creates its study
-        self.jobs = sweep_size(config)
-        if self.jobs is not None:
-            os.environ[JOBS_ENV] = str(self.jobs)
-        if not tracking.enabled:
-            return
-        name = f"{tracking.sweep_name}-{datetime.now():%Y%m%d-%H%M%S}"
-        tags = {
-            "sweep_dir": str(Path(config.hydra.sweep.dir).resolve()),
-            "sweep_overrides": " ".join(config.hydra.overrides.task),
-        }
+        state = process_state()
+        self.jobs = state.jobs = sweep_size(config)
+        sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            self.parent_id = start_sweep_run(tracking, paths, name, tags)
+            begin_sweep(state, tracking, paths, metric, sweep_dir, list(config.hydra.overrides.task))
         except PipelineError as err:  # a server that refuses or is not there: no job would record
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
-        os.environ[PARENT_ENV] = self.parent_id
-        self.parent_name = name
-        ON_INTERRUPT["sweep"] = self.end_interrupted
-        print(f"sweep: MLflow parent run {name} ({self.parent_id})")
-        prepare_base_data(config)
+        self.parent_id, self.settings = state.parent_run_id, state.settings
+        if self.parent_id is not None:
+            prepare_base_data(config)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        # In the job's own process, which may be on another machine (Ray): no shared environment.
-        if self.parent_id is not None:
-            os.environ[PARENT_ENV] = self.parent_id
-        if self.jobs is not None:
-            os.environ[JOBS_ENV] = str(self.jobs)
+        # In the job's own process, which may be on another machine (Ray): the callback's values.
+        process_state().join(self.parent_id, self.jobs, self.settings)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         """A job that failed before starting its run gets a FAILED child, recorded from where it ran."""
-        if self.settings is None or self.parent_id is None or not self.settings[0].enabled:
+        if self.parent_id is None:  # a single run, or a sweep without tracking
             return
-        record_file = Path(config.hydra.runtime.output_dir) / JOB_FILE
-        if not record_file.is_file():
-            return
-        record = read_json(record_file)
-        if record.get("status") != "failed" or record.get("run_id"):
-            return
-        try:
-            write_json(record_file, self.record_failure(record, str(config.hydra.job.num)))
-        except Exception as err:  # noqa: BLE001 - the sweep's end tries again from job.json
-            print(f"error: could not record failed job {config.hydra.job.num}: {err}", file=sys.stderr)
-
-    def record_failure(self, record: dict[str, Any], job: str) -> dict[str, Any]:
-        """`record` with the id of a new FAILED child run that holds its overrides and error."""
-        assert self.settings is not None and self.parent_id is not None
-        tracking, paths, _ = self.settings
-        run_id = record_failed_job(
-            tracking,
-            paths,
-            self.parent_id,
-            f"job{job}-failed",
-            override_params(record.get("overrides", [])),
-            str(record.get("error")),
+        record_early_failure(
+            process_state(), Path(config.hydra.runtime.output_dir), str(config.hydra.job.num)
         )
-        return record | {"run_id": run_id}
-
-    def end_interrupted(self) -> str | None:
-        """Ctrl-C or SIGTERM ended the sweep: its parent run ends KILLED, like the job it
-        stopped; a note naming it (None without one)."""
-        if self.settings is None or self.parent_id is None:
-            return None
-        parent = resume_run(self.settings[0], self.settings[1], self.parent_id)
-        parent.set_tags({RUN_STATUS_TAG: "killed"})
-        parent.end("KILLED")
-        return f"the sweep's parent run {self.parent_name} ({self.parent_id}) marked KILLED"
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        log_late_pictures()  # the jobs' own pictures go into their runs before the parent ends
-        ON_INTERRUPT.pop("sweep", None)
-        os.environ.pop(PARENT_ENV, None)
-        os.environ.pop(JOBS_ENV, None)
-        sweep_dir = Path(config.hydra.sweep.dir)
-        records = job_records(sweep_dir)
-        failed = [r for r in records if r.get("status") == "failed"]
-        jobs = len(records)
-        compared = True
-        if self.settings is not None and self.parent_id is not None:
-            tracking, paths, metric = self.settings
-            try:
-                failed = [r if r.get("run_id") else self.record_failure(r, r["job"]) for r in failed]
-                parent = resume_run(tracking, paths, self.parent_id)
-            except Exception as err:  # the server is gone: say so, and where the jobs' outputs are
-                report_failed(failed, jobs)
-                print(f"error: {unreachable_at_end(tracking.uri, err, sweep_dir)}", file=sys.stderr)
-                raise SystemExit(1) from None
-            try:
-                runs = end_unfinished(tracking, paths, sweep_children(tracking, paths, self.parent_id))
-                failed = failed_children(runs, failed)
-                jobs = max(jobs, len(runs))
-                if runs:
-                    report_dir = sweep_dir / COMPARISON_DIR
-                    compare_runs(tracking, paths, runs, report_dir, metric, tracking.sweep_name)
-                    parent.log_artifacts(report_dir, COMPARISON_DIR)
-                for extra in ("optimization_results.yaml", "multirun.yaml"):
-                    if (sweep_dir / extra).is_file():
-                        parent.log_artifact(sweep_dir / extra)
-            except Exception as err:  # the report failed; the runs are recorded all the same
-                compared = False
-                print(f"error: the sweep comparison failed: {type(err).__name__}: {err}", file=sys.stderr)
-            parent.log_metrics({"jobs": jobs, "jobs_failed": len(failed)})
-            parent.end("FAILED" if failed or not compared else "FINISHED")
-        if failed:
-            report_failed(failed, jobs)
+        try:
+            end = end_sweep(process_state(), Path(config.hydra.sweep.dir))
+        except PipelineError as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(1) from None
+        if end.failed:
+            report_failed(end.failed, end.jobs)
             raise SystemExit(1)
-        if not compared:
+        if not end.compared:
             raise SystemExit(1)

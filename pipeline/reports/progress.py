@@ -1,4 +1,5 @@
-"""Where a run stands while it trains: on a terminal one line updated in place (tqdm), on a
+"""Where a run stands while it trains: on a terminal one line updated in place (tqdm), in a
+notebook's kernel tqdm.auto's bar (a widget where ipywidgets exists, text otherwise), on a
 pipe, a log file or a Ray worker plain lines at an interval, without control codes."""
 
 from __future__ import annotations
@@ -16,16 +17,24 @@ from pipeline.core.config import TrainingConfig
 REFRESH_S = 0.25  # a terminal's line is redrawn at most four times a second
 
 
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (IPython's ZMQ shell); never imports IPython."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def _losses(row: dict[str, float]) -> str:
     nan = float("nan")
     return f"train_loss {row.get('train_loss', nan):.4g}, val_loss {row.get('val_loss', nan):.4g}"
 
 
 class EpochProgress:
-    """Call with each epoch's history row. On a terminal: `label: 40%|███ | 40/100
-    [00:03<00:04, train_loss 0.91, val_loss 0.95]`; elsewhere, at most every `interval_s`
-    seconds, `label: epoch 40/100, train_loss 0.91, val_loss 0.95, 3.2 s elapsed, about
-    4.8 s left`. Disabled, it does nothing."""
+    """Call with each epoch's history row. In a notebook's kernel (and no `stream` given),
+    tqdm.auto's bar; on a terminal: `label: 40%|███ | 40/100 [00:03<00:04, train_loss 0.91,
+    val_loss 0.95]`; elsewhere, at most every `interval_s` seconds, `label: epoch 40/100,
+    train_loss 0.91, val_loss 0.95, 3.2 s elapsed, about 4.8 s left`. Disabled, it does
+    nothing."""
 
     def __init__(
         self,
@@ -40,7 +49,11 @@ class EpochProgress:
         self.enabled = enabled
         self.started = self.last_line = time.perf_counter()
         self.bar: tqdm | None = None
-        if enabled and self.stream.isatty():
+        if enabled and stream is None and in_notebook():  # the cell's output, not a terminal
+            from tqdm.auto import tqdm as auto_tqdm
+
+            self.bar = auto_tqdm(total=total, desc=label, unit="epoch", mininterval=REFRESH_S)
+        elif enabled and self.stream.isatty():
             self.bar = tqdm(
                 total=total,
                 desc=label,

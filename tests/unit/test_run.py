@@ -33,3 +33,14 @@ def test_valid_choices_keys_and_hydra_groups_pass():
         "not-an-override",
     ]
     assert unknown_group_option(arguments, CONF) is None
+
+
+def test_the_cli_and_the_api_refuse_overrides_with_the_same_checks():
+    """`override_error` is what `python -m pipeline.run` prints after `error: ` and what
+    `pipeline.api` raises: credentials, the grammar, then an unknown option."""
+    from pipeline.experiments.run import override_error
+
+    assert "holds credentials" in override_error(["tracking.uri=http://bob:secret@host:5000"], CONF)
+    assert "not valid Hydra override syntax" in override_error(["dataset.separator=;,"], CONF)
+    assert override_error(["optimizer=adamax"], CONF) == unknown_group_option(["optimizer=adamax"], CONF)
+    assert override_error(["optimizer=adam", "training.epochs=3"], CONF) is None

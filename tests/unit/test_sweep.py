@@ -1,12 +1,15 @@
-"""The sweep callback's decisions (pipeline.experiments.sweep): which jobs failed, which
+"""The sweep callback's decisions (pipeline.experiments.sweep, sweep_run): which jobs failed, which
 tracking a remote launcher needs, the runs it ends."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipeline.core.config import TrackingConfig
-from pipeline.experiments.sweep import UNFINISHED, end_unfinished, failed_children, remote_tracking_error
+from pipeline.experiments.sweep import remote_tracking_error
+from pipeline.experiments.sweep_run import UNFINISHED, end_unfinished, failed_children
 from pipeline.tracking.queries import RunSummary
 
 RAY = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
@@ -100,3 +103,30 @@ def test_sweep_size_of_an_optuna_search_is_its_trials() -> None:
     sweeper = {"_target_": "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper", "n_trials": 10}
     config = OmegaConf.create({"hydra": {"sweeper": sweeper, "overrides": {"task": []}}})
     assert sweep_size(config) == 10
+
+
+def test_a_grid_expands_as_hydras_basic_sweeper_does() -> None:
+    """The preset's params first, then the command line's; a key given again keeps its place
+    and takes the new values; the first key varies slowest."""
+    from pipeline.experiments.grid import grid_jobs
+
+    jobs = grid_jobs(
+        {"optimizer": "sgd,adam", "model.width": "8,16"},
+        ["+experiment=optimizers", "model.width=4", "training.seed=1,2"],
+    )
+    assert jobs == [
+        ["optimizer=sgd", "model.width=4", "+experiment=optimizers", "training.seed=1"],
+        ["optimizer=sgd", "model.width=4", "+experiment=optimizers", "training.seed=2"],
+        ["optimizer=adam", "model.width=4", "+experiment=optimizers", "training.seed=1"],
+        ["optimizer=adam", "model.width=4", "+experiment=optimizers", "training.seed=2"],
+    ]
+    assert grid_jobs({}, ["training.seed=range(3)"]) == [[f"training.seed={s}"] for s in range(3)]
+
+
+def test_a_composition_error_is_one_line_naming_the_key() -> None:
+    from pipeline.core.errors import PipelineError
+    from pipeline.experiments.grid import compose
+
+    with pytest.raises(PipelineError) as err:
+        compose(Path(__file__).resolve().parents[2] / "conf", ["training.epochz=3"])
+    assert "\n" not in str(err.value) and "training.epochz" in str(err.value), str(err.value)
