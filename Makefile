@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install install-ray run test test-slow test-all params lint lock exp-show ui clean check-lock lessons
+.PHONY: help install install-ray run test test-slow test-all params lint lock exp-show ui clean check-lock lessons notebooks
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,11 @@ check-lock: install  ## dvc repro in a clean checkout, then fail if dvc.lock is 
 
 lessons: install  ## run every lesson's preset, check its finding: reports/lessons.md (14 min on 2 cores)
 	$(PY) -m pipeline.lessons
+
+# The lab notebooks (notebooks/*.ipynb), each in a fresh kernel of .venv, at the small sizes of
+# their parameters cell; `python -m pipeline.notebooks` alone runs them at the lessons' sizes.
+notebooks: install  ## execute the lab notebooks (small sizes) into reports/notebooks/*.html
+	$(PY) -m pipeline.notebooks --small
 
 params: install  ## recompose params.yaml from conf/ (dvc repro never does)
 	$(PY) -m pipeline.compose
