@@ -80,7 +80,7 @@ def test_the_range_test_picture_shows_each_batch_and_marks_the_suggestion() -> N
     assert lines["smoothed loss"] == (result.rates, result.smoothed)
     assert lines["suggested 0.001"][0] == [1e-3, 1e-3] and lines["exploded at 0.01"][0] == [1e-2, 1e-2]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
-    assert [t.get_text() for t in ax.get_xticklabels() if 1e-5 <= t.get_position()[0] <= 1e-2] == [
+    assert [t.get_text() for t in ax.get_xticklabels() if 0.999e-5 <= t.get_position()[0] <= 1.001e-2] == [
         "1e\u221205", "0.0001", "0.001", "0.01",  # plain numbers, matplotlib's minus sign
-    ]  # fmt: skip
+    ]  # fmt: skip  (the ticks' positions: 10**k to within the last bit, which varies by CPU)
     assert outside(fig) == []

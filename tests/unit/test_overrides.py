@@ -56,7 +56,8 @@ def documented_commands() -> list[str]:
     code blocks, continuation lines joined, comments dropped."""
     commands = []
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        blocks = re.findall(r"```(?:bash|sh|console)?\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+        fenced = re.findall(r"```(\w*)\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+        blocks = [text for language, text in fenced if language in ("", "bash", "sh", "console")]
         for line in "\n".join(blocks).replace("\\\n", " ").splitlines():
             found = re.search(r"(python -m pipeline\.run|dvc exp run)\s(.*)", line.split(" #")[0])
             if found:
