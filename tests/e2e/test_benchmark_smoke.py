@@ -111,3 +111,27 @@ def test_search_changes(tmp_path: Path) -> None:
     for variant in figures.values():  # a best CV RMSE in dollars, for the one seed
         assert 30_000 < variant["best_by_seed"]["1"] < 200_000 and variant["std"] == 0.0, variant
     assert "tuned_search (+ TPE): mean best" in report and "against random_search" in report
+
+
+def test_api(tmp_path: Path) -> None:
+    out, printed = bench(tmp_path, "api", "--small")
+    assert out["jobs"] == 2 and out["epochs"] == 3
+    single = {name: row["runs"][0] for name, row in out["single"].items()}
+    assert set(single) == {"api_run", "api_run_untracked", "course_fit"}
+    assert positive([r["seconds"] for r in single.values()])
+    recorded = [out["first"]["run"], single["api_run"]]
+    assert all(r["status"] == "finished" and r["run_id"] and r["figures"] for r in recorded), recorded
+    assert single["api_run_untracked"]["run_id"] is None
+    same = {r["val_mse"] for r in [*recorded, single["api_run_untracked"]]}
+    assert len(same) == 1, same  # the same network, trained the same way
+    for sweep in (out["first"]["sweep"], out["sweep"]["api_sweep"]["runs"][0]):
+        assert sweep["jobs"] == 2 and sweep["jobs_recorded"] == 2, sweep  # run, model, pictures
+        assert sweep["parent_finished"] and sweep["comparison_logged"] and sweep["table_rows"] == 2
+        assert sweep["jobs_s"] > 0 and sweep["in_job_runs_s"] > 0
+    assert len(out["sweep"]["course_fits"]["runs"][0]["val_mse"]) == 2
+    # two recorded runs, two sweeps of a parent and two jobs; the untracked runs record none
+    assert out["mlflow_runs"] == 8 and out["mlflow_runs_finished"] == 8, out
+    assert all(v is not None for v in out["ratios"].values())
+    assert set(out["targets"].values()) <= {"PASS", "FAIL"}
+    assert "| recorded api.run / course build + compile + fit |" in printed
+    assert "first api.run" in printed
