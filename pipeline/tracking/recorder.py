@@ -1,9 +1,8 @@
 """One MLflow run, recorded from the process that trains it, through MLflow's client.
 
-`tracked_run` starts (or resumes) a run and always ends it with the status that is true:
-FINISHED, FAILED (an exception, a diverged run, a recording error), or KILLED (Ctrl-C,
-SIGTERM). Per-epoch metrics are buffered and sent with `log_batch`, at most
-`BATCH_LIMIT` at a time; everything is in the store when the run's `with` block ends.
+`tracked_run` starts (or resumes) a run and always ends it with the status that is true: FINISHED,
+FAILED (an exception, a diverged run, a recording error), or KILLED (Ctrl-C, SIGTERM). Metrics are
+buffered and sent with `log_batch`; everything is in the store when the run's `with` block ends.
 """
 
 from __future__ import annotations
@@ -49,10 +48,10 @@ class RunRecorder:
 
     def __init__(self, client: Any, uri: str, run_id: str, experiment_id: str, asynchronous: bool = False):
         self.client, self.uri, self.run_id, self.experiment_id = client, uri, run_id, experiment_id
-        self.asynchronous = asynchronous
-        self.status = "FINISHED"
+        self.asynchronous, self.status = asynchronous, "FINISHED"
         self._pending: list[Any] = []
         self._operations: list[Any] = []
+        self.first_step: list[Any] = []  # the step-0 metrics sent, which a logged model links
         self._last_flush = time.monotonic()
         self.writes = StoreWrites()
         self.spool: Spool | None = None  # where writes go once the server stops answering
@@ -103,6 +102,7 @@ class RunRecorder:
     def send_metrics(self, batch: list[Any]) -> None:
         """One `log_batch` of at most BATCH_LIMIT metrics (through the async queue if asked)."""
         fields = {"metrics": [[m.key, m.value, m.timestamp, m.step] for m in batch]}
+        self.first_step.extend(m for m in batch if m.step == 0)
         if self.asynchronous:
             send = partial(self.client.log_batch, self.run_id, metrics=batch, synchronous=False)
             operation = self.record("metrics", fields, send)
@@ -128,8 +128,8 @@ class RunRecorder:
             self.record("tags", fields, partial(self.client.log_batch, self.run_id, tags=batch))
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        fields = {"text": text, "artifact_file": artifact_file}
-        self.record("text", fields, partial(self.client.log_text, self.run_id, text, artifact_file))
+        send = partial(self.client.log_text, self.run_id, text, artifact_file)
+        self.record("text", {"text": text, "artifact_file": artifact_file}, send)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         fields = {"path": str(Path(path).resolve()), "artifact_path": artifact_path}

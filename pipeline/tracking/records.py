@@ -180,19 +180,32 @@ def log_model(
     package = Path(pipeline.__file__).parent
 
     def log() -> str:
+        from mlflow.entities import LoggedModelOutput, Metric
+
         mlflow.set_tracking_uri(recorder.uri)
+        client, run_id = recorder.client, recorder.run_id
+        # What pyfunc.log_model does inside a resumed run, without resuming it or reading back
+        # every metric's history: the model record carries the run's params, the run lists the
+        # model among its outputs, and the run's step-0 metrics are linked to the model.
+        params = client.get_run(run_id).data.params
+        model = mlflow.initialize_logged_model(
+            name="model", source_run_id=run_id, params=params, experiment_id=recorder.experiment_id
+        )
+        client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
+        model_id = model.model_id
+        linked = [Metric(m.key, m.value, m.timestamp, 0, model_id=model_id) for m in recorder.first_step]
+        if linked:
+            client.log_batch(run_id, metrics=linked)
         with tempfile.TemporaryDirectory(prefix="serving-code-") as code:
             for name in SERVING_MODULES:
                 (Path(code) / "pipeline" / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(package / name, Path(code) / "pipeline" / name)
-            # pyfunc.log_model logs into the active run, and files the model under the run's
-            # experiment; leaving the `with` marks the run FINISHED, and the run's end then
-            # sets the status that is true.
-            with mlflow.start_run(run_id=recorder.run_id), warnings.catch_warnings():
+            with warnings.catch_warnings():
                 # no input example on purpose: the signature is explicit (mlflow #16183)
                 warnings.filterwarnings("ignore", message=".*input example.*")
                 info = mlflow.pyfunc.log_model(
                     name="model",
+                    model_id=model.model_id,
                     python_model=str(package / "tracking" / "serving_model.py"),
                     artifacts={"keras_model": str(keras_file), "preprocessing": str(preprocessing_file)},
                     code_paths=[str(Path(code) / "pipeline")],
@@ -207,6 +220,7 @@ def log_model(
         "raw_dtypes": dict(raw_dtypes),
         "classes": list(classes or []),
     }
+    recorder.wait()  # the step-0 metrics the model links are in the store first
     model_uri = recorder.record("model", fields, log)
     if model_uri is None:  # kept for later (pipeline.tracking.spool): the upload logs it
         return None

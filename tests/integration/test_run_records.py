@@ -7,6 +7,7 @@ import json
 
 import mlflow
 import pytest
+from mlflow.entities import LoggedModelStatus
 from sklearn.datasets import load_iris
 
 from pipeline.experiments.job import run_job
@@ -55,3 +56,18 @@ def test_the_runs_task_classes_and_inputs_are_the_logged_models(configured, make
         assert outputs == ["label", *(f"probability_{c}" for c in classes)]
     expected = {"regression": "regression", "binary": "binary", "auto": "multiclass"}[configured]
     assert task == expected
+
+
+def test_the_logged_model_is_the_runs_output_with_its_params_and_first_metrics(make_config, tmp_path):
+    cfg = make_config("dataset=diabetes", *QUICK)
+    report = run_job(cfg, tmp_path / "job")
+    client = mlflow.MlflowClient()
+    run = client.get_run(report["run_id"])
+    model = client.get_logged_model(run.data.tags["model_uri"].removeprefix("models:/"))
+    assert model.source_run_id == run.info.run_id and model.status == LoggedModelStatus.READY
+    assert [o.model_id for o in run.outputs.model_outputs] == [model.model_id]
+    assert model.params == run.data.params
+    start = {m.key: m.value for m in client.get_metric_history(run.info.run_id, "train_loss") if m.step == 0}
+    linked = {m.key: m.value for m in model.metrics}
+    assert linked and all(m.step == 0 for m in model.metrics)  # the metrics before training
+    assert linked["train_loss"] == start["train_loss"]
