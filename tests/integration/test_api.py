@@ -7,6 +7,7 @@ Every call gets overrides that keep what it writes in tmp_path (its store, data,
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,17 @@ from pipeline import api
 EPOCHS = "training.epochs=3"
 VARYING_TAGS = {"process", "mlflow.source.git.commit"}  # which process, which checkout
 TIMES = ("time", "seconds", "_s")  # metrics that measure the clock, not the network
+
+
+@pytest.fixture(autouse=True)
+def mlflow_uri_as_found():
+    """The API sets MLflow's tracking URI in this process, as it does in a kernel (its
+    docstring); later tests in the same pytest process find it as it was."""
+    found = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    mlflow.set_tracking_uri(None)  # MLflow's global and the environment variable it set
+    if found is not None:
+        os.environ["MLFLOW_TRACKING_URI"] = found
 
 
 def private(store: Path, create: bool = True) -> list[str]:

@@ -36,9 +36,15 @@ def assert_records_the_network(run: Any, task: str, classes: int) -> None:
 
 
 @pytest.mark.slow
-def test_multiclass_then_regression_records_what_each_network_is(project_factory, monkeypatch) -> None:
+def test_multiclass_then_regression_records_what_each_network_is(
+    project_factory, monkeypatch, request
+) -> None:
     project = project_factory("wine")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", project.tracking_uri)  # the copy's store, to load models
+    # the copy's store, to load models: set in this process (over any URI an in-process API
+    # test set before; MLflow also puts it in the environment), unset at the end
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", project.tracking_uri)
+    mlflow.set_tracking_uri(project.tracking_uri)
+    request.addfinalizer(lambda: mlflow.set_tracking_uri(None))
     frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
     frame["cultivar"] += 1  # 1, 2, 3 as in the UCI file
     frame.to_csv(project.path / "wine.csv", sep=";", index=False)
