@@ -52,7 +52,7 @@ check-lock: install  ## dvc repro in a clean checkout, then fail if dvc.lock is 
 	dvc repro
 	@$(PY) -m pipeline.stages.lock
 
-lessons: install  ## run every lesson's preset, check its finding: reports/lessons.md (30 min on 2 busy cores)
+lessons: install  ## run every lesson's preset, check its finding: reports/lessons.md (18 min on 2 quiet cores)
 	$(PY) -m pipeline.lessons
 
 # The lab notebooks (notebooks/*.ipynb), each in a fresh kernel of .venv, at the small sizes of
